@@ -1,0 +1,240 @@
+"""The values that cross between planetd's parts, and the seams they cross.
+
+Reading this module should explain the architecture: configuration becomes a
+:class:`PlanetConfig`; the fetcher turns a :class:`FeedConfig` plus stored
+:class:`Validators` into a :class:`FetchResult`; a parse worker turns the body
+into a :class:`ParsedFeed` of :class:`ParsedEntry` values; the store keeps
+:class:`FeedState` and :class:`StoredEntry` rows; the river module chooses and
+groups stored entries for a page. Every value is frozen and plain, so it can
+cross a thread or process boundary and be compared in a test.
+
+This module holds no logic and imports nothing heavy (no Twisted, no
+feedparser): the plugin and the pure core both import it freely.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import NewType
+
+import attrs
+
+#: A feed's identity: the URL exactly as configured (``https:``, ``http:`` or ``file:``).
+FeedURL = NewType("FeedURL", str)
+
+#: An entry's identity within its feed: its id/guid, else its link, else a content hash.
+EntryKey = NewType("EntryKey", str)
+
+#: The opaque, stable id that the JSON API shows for an entry.
+EntryID = NewType("EntryID", str)
+
+
+class FeedStatus(str, enum.Enum):
+    """A feed's health as ``/api/feeds`` names it."""
+
+    PENDING = "pending"
+    OK = "ok"
+    FAILING = "failing"
+    GONE = "gone"
+
+
+class FutureDates(str, enum.Enum):
+    """Venus's ``future_dates`` policy for entries dated after they were seen."""
+
+    KEEP = "keep"
+    IGNORE_DATE = "ignore_date"
+    IGNORE_ENTRY = "ignore_entry"
+    CLAMP = "clamp"
+
+
+class Hidden(str, enum.Enum):
+    """Why the river leaves out an entry that the store keeps."""
+
+    FLOOD = "flood"
+    FILTER = "filter"
+    DUPLICATE = "duplicate"
+    FUTURE = "future"
+
+
+@attrs.frozen
+class FeedConfig:
+    """One feed section of the config, with planet-wide defaults applied."""
+
+    url: FeedURL
+    name: str
+    poll_interval: float
+    feed_timeout: float
+    max_feed_bytes: int
+    filter: str | None = None
+    exclude: str | None = None
+    future_dates: FutureDates = FutureDates.CLAMP
+    new_feed_items: int | None = None
+    cache_keep_entries: int | None = None
+    #: Every key of the section as written, for templates that want more (face, ...).
+    extra: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class PlanetConfig:
+    """The ``[Planet]`` section and every feed section, parsed and checked."""
+
+    path: str
+    name: str = "Planet"
+    link: str = ""
+    owner_name: str = ""
+    owner_email: str = ""
+    items_per_page: int = 60
+    days_per_page: int = 0
+    date_format: str = "%d %b %Y %I:%M%p GMT"
+    new_date_format: str = "%d %b %Y"
+    new_feed_items: int | None = None
+    activity_threshold: int | None = None
+    poll_interval: float = 3600.0
+    min_interval: float = 300.0
+    max_interval: float = 86400.0
+    feed_timeout: float = 30.0
+    max_feed_bytes: int = 10 * 1024 * 1024
+    concurrency: int = 20
+    per_host_concurrency: int = 2
+    filter: str | None = None
+    exclude: str | None = None
+    future_dates: FutureDates = FutureDates.CLAMP
+    listen: tuple[str, ...] = ()
+    database: str = ""
+    template_dir: str | None = None
+    feeds: tuple[FeedConfig, ...] = ()
+    #: ``(key, reason)`` for keys that are read but have no effect in planetd.
+    ignored: tuple[tuple[str, str], ...] = ()
+    #: Keys that planetd does not know at all (reported, never fatal).
+    unknown: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Validators:
+    """What the last good response said, so the next request can be conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+class FetchKind(str, enum.Enum):
+    """How one HTTP (or file) fetch ended."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    FAILED = "failed"
+    GONE = "gone"
+    THROTTLED = "throttled"
+
+
+@attrs.frozen
+class FetchResult:
+    """One fetch, as data: the fetcher never raises for a feed's own misbehaviour."""
+
+    kind: FetchKind
+    http_status: int | None = None
+    body: bytes | None = None
+    content_type: str | None = None
+    validators: Validators = Validators()
+    #: The URL the body came from after every redirect.
+    final_url: str | None = None
+    #: Where a chain of permanent redirects (301/308) leads, if it does.
+    moved_to: str | None = None
+    error: str | None = None
+    #: Seconds the server asked us to wait (Retry-After), if it did.
+    retry_after: float | None = None
+    #: Seconds the server says the body stays fresh (Cache-Control max-age or Expires).
+    fresh_for: float | None = None
+    elapsed: float = 0.0
+
+
+@attrs.frozen
+class ParsedEntry:
+    """One entry as the parse worker hands it over: normalized and sanitized."""
+
+    key: EntryKey
+    #: Hash of the raw entry as the feed sent it: unchanged hash means nothing to redo.
+    raw_hash: str
+    title: str = ""
+    link: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    content_html: str = ""
+    #: Text for ``filter``/``exclude``: title and content with tags removed.
+    text: str = ""
+    #: False when the entry was already stored with this raw hash: nothing was sanitized.
+    changed: bool = True
+
+
+@attrs.frozen
+class ParsedFeed:
+    """A parsed body: the feed's own metadata and its entries, in document order."""
+
+    title: str = ""
+    link: str | None = None
+    entries: tuple[ParsedEntry, ...] = ()
+    #: Seconds the feed says it may be cached (RSS ttl, sy:updatePeriod).
+    ttl: float | None = None
+    #: Why the document is not usable as a feed, if it is not.
+    error: str | None = None
+    #: A recoverable problem feedparser reported (bozo), kept for the operator.
+    warning: str | None = None
+
+
+@attrs.frozen
+class FeedState:
+    """A feed as the store keeps it between polls and across restarts."""
+
+    url: FeedURL
+    name: str
+    link: str | None = None
+    title: str | None = None
+    status: FeedStatus = FeedStatus.PENDING
+    http_status: int | None = None
+    last_error: str | None = None
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
+    validators: Validators = Validators()
+    moved_to: str | None = None
+    subscribed_at: datetime | None = None
+    entry_count: int = 0
+    latest_entry_at: datetime | None = None
+
+
+@attrs.frozen
+class StoredEntry:
+    """An entry as the store keeps it, joined with what the river needs of its feed."""
+
+    id: EntryID
+    feed_url: FeedURL
+    key: EntryKey
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime
+    updated: datetime | None
+    first_seen: datetime
+    content_html: str
+    feed_name: str = ""
+    feed_link: str | None = None
+    hidden: Hidden | None = None
+
+
+@attrs.frozen
+class PollOutcome:
+    """What one poll decided to write: the feed's new state and its entries, together."""
+
+    state: FeedState
+    entries: tuple[ParsedEntry, ...] = ()
+    #: Keys of entries the feed still carries (kept when a retention cap expunged them).
+    seen_keys: tuple[EntryKey, ...] = ()
+
+
+#: A read-time judgement on an entry: its feed and its text to why it is hidden, or None.
+Judge = Callable[[FeedURL, str], "Hidden | None"]

@@ -1,0 +1,351 @@
+"""Reading Planet 2.0 / Venus INI files into a :class:`PlanetConfig`.
+
+Owns: which keys planetd honours, which it accepts but ignores (and why), how
+values are checked, and the one-line error that names file, line and key.
+Pure: it takes the file's text and path and touches nothing else, so the
+daemon, ``planetd check`` and the tests all read a config the same way.
+Must not import Twisted, feedparser or anything that does I/O beyond the
+single file read in :func:`load_config`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from planetd.boundaries import FeedConfig, FeedURL, FutureDates, PlanetConfig
+
+T = TypeVar("T")
+
+PLANET_SECTION = "Planet"
+FEED_SCHEMES = ("http:", "https:", "file:")
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+DEFAULT_DATABASE = "planetd.sqlite"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+#: ``[Planet]`` keys read from Planet 2.0 / Venus configs that have no effect
+#: here, with the reason ``planetd check`` prints.
+IGNORED_KEYS: Mapping[str, str] = {
+    "cache_directory": "entries live in the SQLite database (--database / database)",
+    "output_dir": "the daemon serves over HTTP; 'planetd render --output DIR' writes files",
+    "template_files": "Planet/Venus templates are not read; set template_dir to Jinja2 templates",
+    "template_directories": "Venus template search path; set template_dir to Jinja2 templates",
+    "output_theme": "Venus themes are not read; set template_dir to Jinja2 templates",
+    "encoding": "every output is UTF-8",
+    "log_level": "planetd logs through twisted.logger; twistd's --logfile chooses where",
+    "log_format": "planetd logs through twisted.logger; twistd's --logfile chooses where",
+    "spider_threads": "planetd polls concurrently; see concurrency and per_host_concurrency",
+    "filters": "Venus filter plugins are not run; use filter / exclude regular expressions",
+    "pubsubhubbub_hub": "WebSub publishing is not supported",
+    "bill_of_materials": "Venus theme files are not read",
+    "http_cache_directory": "HTTP validators live in the SQLite database",
+    "ignore_in_feed": "feed elements are always read as feedparser provides them",
+    "name_type": "Venus-only template hint",
+    "feed_type": "the feed type is detected from the document",
+    "generator": "outputs name planetd as their generator",
+    "generator_uri": "outputs name planetd as their generator",
+    "cache_keep_entries": "only meaningful per feed; set it in a feed section",
+}
+
+#: Per-feed keys planetd reads; every other key of a feed section is kept in
+#: ``FeedConfig.extra`` for templates (Planet's face, nick, ...).
+FEED_KEYS = frozenset(
+    {
+        "name",
+        "poll_interval",
+        "feed_timeout",
+        "max_feed_bytes",
+        "filter",
+        "exclude",
+        "future_dates",
+        "new_feed_items",
+        "cache_keep_entries",
+    }
+)
+
+_TEMPLATE_SECTION = re.compile(r"\.(tmpl|xslt|dj|genshi|html|xml)$")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used, said in one line: file, line, key, what is wrong."""
+
+    def __init__(self, path: str, line: int | None, key: str | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.key = key
+        self.message = message
+        where = path if line is None else f"{path}:{line}"
+        what = f"key '{key}': {message}" if key else message
+        super().__init__(f"{where}: {what}")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``"90"``, ``"30s"``, ``"15m"``, ``"2h"`` or ``"1d"``."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"expected a duration such as 30s, 15m, 2h or 1d, got {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"1048576"``, ``"512k"``, ``"10MiB"`` or ``"1g"``."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError(f"expected a size such as 512k, 10MiB or 1048576, got {text!r}")
+    unit = (match.group(2) or "").lower()[:1]
+    return int(match.group(1)) * _SIZE_UNITS[unit]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text.strip())
+    if value < 0:
+        raise ValueError(f"expected a whole number of 0 or more, got {text!r}")
+    return value
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return _positive_int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise ValueError(f"not a valid regular expression ({e})") from None
+    return text
+
+
+def _future_dates(text: str) -> FutureDates:
+    try:
+        return FutureDates(text.strip())
+    except ValueError:
+        choices = ", ".join(f.value for f in FutureDates)
+        raise ValueError(f"expected one of {choices}, got {text!r}") from None
+
+
+def _date_format(text: str) -> str:
+    if "%" not in text:
+        raise ValueError(f"expected a strftime format such as %d %b %Y, got {text!r}")
+    return text
+
+
+def _unlimited_or_count(text: str) -> int | None:
+    return None if text.strip().lower() in ("", "all", "unlimited") else _whole_number(text)
+
+
+class _Reader:
+    """Turns raw section values into typed ones, raising :class:`ConfigError` with the line."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, section: str, key: str | None = None) -> int | None:
+        """The 1-based line of ``key`` in ``section`` (or of the section header)."""
+        in_section = False
+        header = f"[{section}]"
+        key_pattern = re.compile(rf"^\s*{re.escape(key)}\s*[=:]", re.IGNORECASE) if key else None
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            if stripped.startswith("["):
+                in_section = stripped == header
+                if in_section and key_pattern is None:
+                    return number
+                continue
+            if in_section and key_pattern is not None and key_pattern.match(line):
+                return number
+        return None
+
+    def value(
+        self, section: Mapping[str, str], name: str, key: str, convert: Callable[[str], T]
+    ) -> T:
+        try:
+            return convert(section[key])
+        except ValueError as e:
+            raise ConfigError(self.path, self.line_of(name, key), key, str(e)) from None
+
+
+def load_config(path: str) -> PlanetConfig:
+    """Read and check the config file at ``path``; :class:`ConfigError` if unusable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ConfigError(path, None, None, "no such file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, None, None, f"not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise ConfigError(path, None, None, e.strerror or str(e)) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str) -> PlanetConfig:
+    """Check a config's ``text``; ``path`` names it in errors and anchors relative paths."""
+    reader = _Reader(path, text)
+    parser = configparser.ConfigParser(interpolation=None, strict=False, default_section="\0")
+    try:
+        parser.read_string(text, source=path)
+    except configparser.MissingSectionHeaderError as e:
+        raise ConfigError(path, e.lineno, None, "text before the first [section]") from None
+    except configparser.ParsingError as e:
+        line = e.errors[0][0] if e.errors else None
+        raise ConfigError(path, line, None, "a line that is neither [section] nor key = value") from None
+    except configparser.Error as e:
+        raise ConfigError(path, None, None, e.message) from None
+    if not parser.has_section(PLANET_SECTION):
+        raise ConfigError(path, None, None, "no [Planet] section")
+
+    planet = parser[PLANET_SECTION]
+    base_dir = os.path.dirname(os.path.abspath(path))
+    values: dict[str, object] = {}
+    ignored: list[tuple[str, str]] = []
+    unknown: list[str] = []
+
+    def read(key: str, convert: Callable[[str], object], attr: str | None = None) -> None:
+        if key in planet:
+            values[attr or key] = reader.value(planet, PLANET_SECTION, key, convert)
+
+    for key in ("name", "link", "owner_name", "owner_email"):
+        read(key, str.strip)
+    read("items_per_page", _whole_number)
+    read("days_per_page", _whole_number)
+    read("date_format", _date_format)
+    read("new_date_format", _date_format)
+    read("new_feed_items", _unlimited_or_count)
+    read("activity_threshold", _whole_number)
+    for key in ("poll_interval", "min_interval", "max_interval", "feed_timeout"):
+        read(key, parse_duration)
+    read("max_feed_bytes", parse_size)
+    read("concurrency", _whole_number)
+    read("per_host_concurrency", _whole_number)
+    read("filter", _regex)
+    read("exclude", _regex)
+    read("future_dates", _future_dates)
+    read("listen", lambda t: tuple(t.split()))
+    read("database", lambda t: os.path.join(base_dir, os.path.expanduser(t.strip())))
+    read("template_dir", lambda t: os.path.join(base_dir, os.path.expanduser(t.strip())))
+
+    known = set(values) | {"name", "link", "owner_name", "owner_email"}
+    for key in planet:
+        if key in IGNORED_KEYS:
+            ignored.append((key, IGNORED_KEYS[key]))
+        elif key not in known:
+            unknown.append(key)
+
+    for attr in ("concurrency", "per_host_concurrency"):
+        if values.get(attr) == 0:
+            raise ConfigError(path, reader.line_of(PLANET_SECTION, attr), attr, "must be 1 or more")
+    min_interval = float(values.get("min_interval", 300.0))  # type: ignore[arg-type]
+    max_interval = float(values.get("max_interval", 86400.0))  # type: ignore[arg-type]
+    if min_interval < 1 or max_interval < min_interval:
+        raise ConfigError(
+            path,
+            reader.line_of(PLANET_SECTION, "max_interval"),
+            "max_interval",
+            f"needs 1s <= min_interval ({min_interval:g}s) <= max_interval ({max_interval:g}s)",
+        )
+
+    defaults = PlanetConfig(path=path)
+    poll_interval = float(values.get("poll_interval", defaults.poll_interval))  # type: ignore[arg-type]
+    feed_timeout = float(values.get("feed_timeout", defaults.feed_timeout))  # type: ignore[arg-type]
+    max_bytes = int(values.get("max_feed_bytes", defaults.max_feed_bytes))  # type: ignore[call-overload]
+    future = values.get("future_dates", defaults.future_dates)
+    assert isinstance(future, FutureDates)
+
+    feeds: list[FeedConfig] = []
+    for name in parser.sections():
+        if name == PLANET_SECTION:
+            continue
+        section = parser[name]
+        if not name.startswith(FEED_SCHEMES):
+            ignored.append((f"[{name}]", _why_section_ignored(name, section)))
+            continue
+        extra = {k: v for k, v in section.items() if k not in FEED_KEYS}
+        feeds.append(
+            FeedConfig(
+                url=FeedURL(name),
+                name=section.get("name", "").strip() or name,
+                poll_interval=_feed_value(reader, section, name, "poll_interval", parse_duration)
+                or poll_interval,
+                feed_timeout=_feed_value(reader, section, name, "feed_timeout", parse_duration)
+                or feed_timeout,
+                max_feed_bytes=_feed_value(reader, section, name, "max_feed_bytes", parse_size)
+                or max_bytes,
+                filter=_feed_value(reader, section, name, "filter", _regex)
+                or values.get("filter"),  # type: ignore[arg-type]
+                exclude=_feed_value(reader, section, name, "exclude", _regex)
+                or values.get("exclude"),  # type: ignore[arg-type]
+                future_dates=_feed_value(reader, section, name, "future_dates", _future_dates)
+                or future,
+                new_feed_items=_feed_value(
+                    reader, section, name, "new_feed_items", _unlimited_or_count
+                )
+                if "new_feed_items" in section
+                else values.get("new_feed_items"),  # type: ignore[arg-type]
+                cache_keep_entries=_feed_value(
+                    reader, section, name, "cache_keep_entries", _whole_number
+                ),
+                extra=extra,
+            )
+        )
+
+    listen = values.pop("listen", (DEFAULT_LISTEN,))
+    database = values.pop("database", os.path.join(base_dir, DEFAULT_DATABASE))
+    return PlanetConfig(
+        path=path,
+        feeds=tuple(feeds),
+        ignored=tuple(ignored),
+        unknown=tuple(unknown),
+        listen=listen,  # type: ignore[arg-type]
+        database=database,  # type: ignore[arg-type]
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def _feed_value(
+    reader: _Reader,
+    section: configparser.SectionProxy,
+    name: str,
+    key: str,
+    convert: Callable[[str], T],
+) -> T | None:
+    return reader.value(section, name, key, convert) if key in section else None
+
+
+def _why_section_ignored(name: str, section: configparser.SectionProxy) -> str:
+    if "content_type" in section:
+        return (
+            f"a Venus reading list ({section['content_type'].strip()}); "
+            "import subscriptions with 'planetd opml import'"
+        )
+    if _TEMPLATE_SECTION.search(name):
+        return "settings for a Planet/Venus template, which planetd does not read"
+    return "not a feed URL (feed sections start with http:, https: or file:)"
+
+
+def file_path(url: str, config_path: str) -> str:
+    """The filesystem path of a ``file:`` feed URL, relative ones against the config's folder."""
+    rest = url[len("file:") :]
+    if rest.startswith("//"):
+        rest = rest[2:]
+        # file://host/path: only the local host is meaningful.
+        host, _, rest = rest.partition("/")
+        rest = "/" + rest
+        if host not in ("", "localhost"):
+            raise ValueError(f"file URL names another host: {url}")
+    from urllib.parse import unquote
+
+    rest = unquote(rest)
+    if os.path.isabs(rest):
+        return rest
+    return os.path.join(os.path.dirname(os.path.abspath(config_path)), rest)

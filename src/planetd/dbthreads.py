@@ -1,0 +1,92 @@
+"""The store as the reactor sees it: SQLite work on its own threads, results as Deferreds.
+
+Owns the threads SQLite runs on: exactly one writer thread (SQLite allows
+one writer; queuing writes in one place avoids ``database is locked``) and a
+small pool of reader threads with their own read-only connections (WAL lets
+them read while the writer writes). Nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from planetd.store import Database, ThreadLocalDatabases, open_database
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Store:
+    """One writer connection on one thread, read-only connections on a reader pool."""
+
+    def __init__(self, reactor: Any, path: str, *, readers: int = 2) -> None:
+        self._reactor = reactor
+        self.path = path
+        self._writer_pool = ThreadPool(1, 1, name="planetd-writer")
+        self._reader_pool = ThreadPool(1, readers, name="planetd-reader")
+        self._writer: Database | None = None
+        self._readers = ThreadLocalDatabases(path)
+        #: Bumped after every write: the web cache compares it to know what is stale.
+        self.generation = 0
+
+    def start(self) -> Deferred[None]:
+        """Start the threads and open (and migrate) the database on the writer thread."""
+        self._writer_pool.start()
+        self._reader_pool.start()
+
+        def opened(db: Database) -> None:
+            self._writer = db
+
+        return deferToThreadPool(
+            self._reactor, self._writer_pool, open_database, self.path
+        ).addCallback(opened)
+
+    def stop(self) -> Deferred[None]:
+        """Finish queued work, checkpoint and close every connection, stop the threads."""
+
+        def close_writer() -> None:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+        def close_readers() -> None:
+            self._readers.close_all()
+
+        def stop_pools(_: object) -> None:
+            self._reader_pool.stop()
+            self._writer_pool.stop()
+
+        d = deferToThreadPool(self._reactor, self._reader_pool, close_readers)
+        d.addCallback(lambda _: deferToThreadPool(self._reactor, self._writer_pool, close_writer))
+        d.addBoth(stop_pools)
+        return d
+
+    def write(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[T]:
+        """Run ``fn(database, ...)`` on the writer thread."""
+
+        def run() -> T:
+            assert self._writer is not None, "store not started"
+            return fn(self._writer, *args, **kwargs)
+
+        def bump(result: T) -> T:
+            self.generation += 1
+            return result
+
+        return deferToThreadPool(self._reactor, self._writer_pool, run).addCallback(bump)
+
+    def read(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[T]:
+        """Run ``fn(database, ...)`` on a reader thread with its own connection."""
+
+        def run() -> T:
+            return fn(self._readers.get(), *args, **kwargs)
+
+        return deferToThreadPool(self._reactor, self._reader_pool, run)

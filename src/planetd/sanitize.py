@@ -1,0 +1,266 @@
+"""Turn untrusted feed HTML into markup that is safe to put on a planetd page.
+
+This module owns the allow-list (which elements and attributes an article may keep), the URL
+policy (only ``http``, ``https`` and ``mailto``, with relative URLs resolved against the entry's
+base before they are judged) and the two text extractors used for titles and for filter
+matching.
+
+Why nh3 and not feedparser's sanitizer alone: feedparser leaves ``javascript:`` in ``img src``,
+``background``, SVG ``xlink:href`` and other attributes it does not check (see
+``shared/corpus/xss/README.md``). nh3 wraps ammonia, which parses with html5ever (a spec HTML5
+parser) and re-serializes, so the output is canonical markup, and parsing it again gives the
+same tree. That is what makes ``sanitize_html`` a fixed point.
+
+Why our own URL callback on top of ammonia's ``url_schemes``: ammonia checks schemes only on a
+few attributes (``href``, ``src``, ...) and never on ``cite``; and it checks *before* a relative
+URL is resolved. The callback resolves first, then judges the result, for every URL attribute we
+keep.
+
+This module is pure: it imports nh3 and the standard library only, never Twisted or feedparser,
+so the parse workers can call it from any thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
+from html import unescape
+from urllib.parse import urljoin
+
+import nh3
+
+__all__ = ["html_to_text", "plain_text", "sanitize_html"]
+
+#: Elements an article keeps. Anything else is unwrapped (its text stays) unless it is in
+#: ``_DROPPED_WITH_CONTENT``. ``srcset``/``<picture>`` are left out on purpose: a srcset holds
+#: several comma-separated URLs whose own syntax allows commas, and checking each one is more
+#: risk than an article's responsive images are worth; the ``<img>`` fallback still shows.
+_TAGS = frozenset(
+    {
+        "a", "abbr", "audio", "b", "blockquote", "br", "caption", "cite", "code", "col",
+        "colgroup", "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption",
+        "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
+        "mark", "ol", "p", "pre", "q", "s", "samp", "small", "source", "span", "strong", "sub",
+        "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt",
+        "u", "ul", "var", "video", "wbr",
+    }
+)  # fmt: skip
+
+#: Elements removed together with everything inside them. Script and style text must not turn
+#: into visible text; SVG and MathML are dropped whole because foreign content is where
+#: parser-confusion (mutation XSS) tricks live; raw-text and form-like elements carry nothing an
+#: article reader needs.
+_DROPPED_WITH_CONTENT = frozenset(
+    {
+        "applet", "embed", "frame", "frameset", "iframe", "math", "noembed", "noframes",
+        "noscript", "object", "script", "select", "style", "svg", "template", "textarea",
+        "title",
+    }
+)  # fmt: skip
+
+#: Attributes allowed per element; ``"*"`` applies everywhere. No ``style`` (CSS can carry
+#: ``url()``, ``expression()`` and layout that overlays the page), no ``id`` (DOM clobbering
+#: of the page around the entry), no ``on*``. ``class`` is kept only where Pygments puts it,
+#: so code highlighting CSS keeps working.
+_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "*": frozenset({"title", "lang", "dir"}),
+    "a": frozenset({"href"}),
+    "audio": frozenset({"src"}),
+    "blockquote": frozenset({"cite"}),
+    "code": frozenset({"class"}),
+    "col": frozenset({"span"}),
+    "colgroup": frozenset({"span"}),
+    "del": frozenset({"cite", "datetime"}),
+    "details": frozenset({"open"}),
+    "div": frozenset({"class"}),
+    "img": frozenset({"src", "alt", "width", "height"}),
+    "ins": frozenset({"cite", "datetime"}),
+    "li": frozenset({"value"}),
+    "ol": frozenset({"start", "reversed", "type"}),
+    "pre": frozenset({"class"}),
+    "q": frozenset({"cite"}),
+    "source": frozenset({"src", "type"}),
+    "span": frozenset({"class"}),
+    "table": frozenset({"class"}),
+    "td": frozenset({"class", "colspan", "rowspan", "align"}),
+    "th": frozenset({"colspan", "rowspan", "align", "scope"}),
+    "time": frozenset({"datetime"}),
+    "video": frozenset({"src", "poster", "width", "height"}),
+}
+
+#: Media always gets the browser's own controls and never autoplays (``autoplay`` is not
+#: allowed above), so a feed cannot make the page start playing sound.
+_FORCED_ATTRIBUTES = {"audio": {"controls": ""}, "video": {"controls": ""}}
+
+#: Every attribute above whose value is a URL; each goes through ``_judge_url``.
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite", "poster"})
+
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+
+#: What a browser ignores or trims in a URL (WHATWG URL: tabs and newlines anywhere, C0
+#: controls and spaces at both ends); we remove the same before resolving.
+_URL_TAB_NEWLINE = re.compile("[\t\n\r]")
+_URL_TRIM = "".join(map(chr, range(0x21)))
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
+
+#: C0 controls (except the HTML whitespace ones) and lone surrogates: never meaningful in an
+#: article, invalid in XML, and a lone surrogate cannot even be handed to nh3 (Rust strings).
+_JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
+_SPACES = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>")
+
+#: A start tag as html5ever serializes it: every attribute quoted with ``"``, which never occurs
+#: raw inside a value, so a ``>`` inside a value cannot end the match early. Text never holds a
+#: raw ``<``, so scanning from the left only ever lands on real tags.
+_START_TAG = re.compile(r'<([a-z][a-z0-9]*)(?:\s[^\s=>]+="[^"]*")*>')
+
+#: Elements whose boundaries separate words in the visible text (``<p>a</p><p>b</p>`` reads
+#: "a b", not "ab").
+_TEXT_BREAKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "div",
+        "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
+        "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
+        "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
+
+
+def _squeezed(value: str) -> str:
+    """Lower-case ``value`` with every whitespace, control and format character removed.
+
+    This is deliberately harsher than a browser: ``java\\u200bscript:`` is harmless to a
+    browser but looks like a script URL to a reviewer or a stricter checker, and dropping a
+    link is cheaper than arguing about it.
+    """
+    return "".join(
+        c for c in value if not c.isspace() and unicodedata.category(c)[0] != "C"
+    ).lower()
+
+
+def _unsafe_scheme(value: str) -> bool:
+    """Whether ``value``, raw or entity-decoded once more, starts with a scheme we refuse.
+
+    The extra unescape catches double-encoded tricks (``&amp;#106;avascript:``) that a
+    browser would not run but that a consumer who unescapes again would.
+    """
+    for candidate in (value, unescape(value)):
+        match = _SCHEME.match(_squeezed(candidate))
+        if match is not None and match.group(1) not in _SAFE_SCHEMES:
+            return True
+    return False
+
+
+def _judge_url(value: str, base_url: str | None) -> str | None:
+    """Return the absolute (or, without a base, relative) URL to emit, or None to drop it.
+
+    The order matters: resolve first, then judge the result, so that a relative reference can
+    never end up pointing at a scheme we did not check.
+    """
+    url = _URL_TAB_NEWLINE.sub("", value).strip(_URL_TRIM)
+    if _unsafe_scheme(url):
+        return None
+    if _SCHEME.match(_squeezed(url)) is None:
+        # A relative reference: browsers read "\" as "/" in http(s) URLs.
+        url = url.replace("\\", "/")
+        try:
+            if base_url:
+                url = urljoin(base_url, url)
+            elif url.startswith("//"):
+                url = "https:" + url
+        except ValueError:  # e.g. a malformed IPv6 host: not worth keeping
+            return None
+        if _unsafe_scheme(url):  # a base with an odd scheme (file:, feed:) spreads to the URL
+            return None
+    return url
+
+
+def _pre_newline(match: re.Match[str]) -> str:
+    """Follow a ``<pre>`` start tag with the newline that parsing will swallow again."""
+    return match.group(0) + "\n" if match.group(1) == "pre" else match.group(0)
+
+
+def _attribute_filter(base_url: str | None) -> Callable[[str, str, str], str | None]:
+    """The nh3 callback that passes URL attributes through ``_judge_url``."""
+
+    def judge(element: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRIBUTES:
+            return _judge_url(value, base_url)
+        return value
+
+    return judge
+
+
+@functools.lru_cache(maxsize=256)
+def _cleaner(base_url: str | None) -> nh3.Cleaner:
+    """The article cleaner for one base URL.
+
+    A Cleaner is immutable and costs about a fifth of one article's cleaning to build, and
+    the entries of one feed usually share a base, so one per recent base is the cheap middle
+    between rebuilding per call and threading the base through hidden state.
+    """
+    return nh3.Cleaner(
+        tags=_TAGS,
+        clean_content_tags=_DROPPED_WITH_CONTENT,
+        attributes=_ATTRIBUTES,
+        attribute_filter=_attribute_filter(base_url),
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        set_tag_attribute_values=_FORCED_ATTRIBUTES,
+        url_schemes=_SAFE_SCHEMES,
+    )
+
+
+#: Keeps only the elements that separate words, without attributes, so that every ``<`` left
+#: in its output starts one of those tags (text ``<`` is serialized as ``&lt;``).
+_TEXT_CLEANER = nh3.Cleaner(
+    tags=_TEXT_BREAKS,
+    clean_content_tags=_DROPPED_WITH_CONTENT,
+    attributes={},
+    link_rel=None,
+)
+
+def sanitize_html(html: str, base_url: str | None) -> str:
+    """Return ``html`` reduced to the article allow-list, with every URL absolute and safe.
+
+    Args:
+        html: An untrusted HTML fragment (an entry's content or summary).
+        base_url: What relative URLs in ``html`` are relative to (the entry's ``xml:base`` or
+            the feed's URL). Without it, relative URLs stay relative, which is safe because
+            they can only resolve to the page's own http(s) origin.
+
+    The result is a fixed point: sanitizing it again with the same base gives it back.
+    """
+    clean = _cleaner(base_url).clean(_JUNK.sub("", html))
+    # An HTML parser drops one newline right after <pre>, and html5ever does not write it
+    # back, so "<pre>\n\nx" would lose a line on every pass. Writing one newline after
+    # every <pre> makes the output parse back to itself.
+    return _START_TAG.sub(_pre_newline, clean) if "<pre" in clean else clean
+
+
+def _collapse(text: str) -> str:
+    """One space between words, none at the ends, no control characters."""
+    return _SPACES.sub(" ", _JUNK.sub("", text)).strip()
+
+
+def html_to_text(html: str) -> str:
+    """Return the text a reader sees in an HTML fragment, in one line.
+
+    Used to match filter/exclude patterns against what a reader would read, so script and
+    style contents do not count, and block boundaries count as spaces.
+    """
+    marked = _TEXT_CLEANER.clean(_JUNK.sub("", html))
+    return _collapse(unescape(_TAG.sub(" ", marked)))
+
+
+def plain_text(value: str) -> str:
+    """Return a title or name as plain text: tags stripped, entities decoded once, one line.
+
+    feedparser may hand over a title as HTML-ish text; the page escapes it again on output
+    (Jinja2 autoescape), so all this needs is the words a reader would have seen. That is
+    exactly ``html_to_text``: one rule for "visible text" serves titles and filters alike,
+    so a ``<script>`` or ``<style>`` body never turns into title words.
+    """
+    return html_to_text(value)

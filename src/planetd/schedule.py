@@ -1,0 +1,359 @@
+"""When to poll a feed next: the schedule policy as pure functions.
+
+Owns: turning one fetch's outcome and the server's hints (``Retry-After``,
+``Cache-Control``, ``Expires``, RSS ``<ttl>``, ``sy:updatePeriod``) into the
+delay before the next poll, the backoff after failures, and the spread of the
+feeds that are due when the daemon starts. It decides and never sequences:
+the poller calls it after each fetch and arms a timer with the answer.
+
+Must not import Twisted, treq, feedparser, or anything that reads a clock or a
+random source. ``now`` (a timezone-aware UTC datetime) and jitter (a number in
+``[0, 1)``, or a callable returning one, such as ``random.Random(seed).random``)
+are always arguments, so every decision is reproducible in a test.
+
+The policy, and why:
+
+* **Our own interval** is the feed's ``poll_interval``, raised to
+  ``min_interval`` if below it. After ``n`` consecutive failures it is
+  ``interval * 2 ** (n - 1)``: the first failure retries on the feed's normal
+  schedule and each further one doubles the wait. A failure therefore never
+  makes us poll a server more often than success would (politeness first: a
+  struggling host sees fewer requests, never more), and a transient blip
+  costs at most one interval of freshness. There is no give-up: the wait is
+  capped at ``max_interval``, so a broken feed is still tried daily.
+* **Server hints only push later.** ``Retry-After``, the freshness lifetime
+  (``Cache-Control: max-age``, else ``Expires``) and the feed's own ttl are
+  each a floor: the next poll is never earlier than any of them (nor than our
+  interval), apart from the ceiling below. They apply to every outcome
+  except ``410 Gone``, so a failing feed also waits at least as long as it
+  would after a success. A ``429``/``503`` (``THROTTLED``) is not a failure:
+  it keeps our plain interval (no doubling) and follows ``Retry-After``.
+* **Bounds always win.** Every delay lies in ``[min_interval, max_interval]``,
+  even when a server asks for a week (``Retry-After`` included): a feed that
+  said "come back in a month" is still polled once a ``max_interval``.
+* **Jitter** spreads each poll over a window so feeds that started together
+  drift apart instead of polling in lockstep. With ``B`` the larger of our
+  interval and the hints, the window is ``[max(0.9 * interval, hints),
+  1.1 * B]``: ±10% around our own interval, but only later than a server's
+  hint, since polling before a ``Retry-After`` or ``max-age`` ends only earns
+  another ``429`` or the same body. The window is then fitted into the bounds,
+  with its lower edge never above ``0.9 * max_interval``, so feeds held at
+  the ceiling (long backoffs, month-long hints) are spread too. Both edges
+  grow with every input, so more failures or a longer hint never move a poll
+  earlier for the same jitter draw.
+* **Startup** spreads the due feeds over a short window (0.05 s per feed, at
+  most 10 s), one slot per feed with a random place inside its slot: all are
+  polled within seconds of the start, never all at the same instant.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import attrs
+
+from planetd.boundaries import FeedState, FeedStatus, FeedURL, FetchKind, PlanetConfig
+
+K = TypeVar("K", bound=Hashable)
+
+#: A jitter source: each call returns a float in ``[0, 1)``.
+Jitter = Callable[[], float]
+
+#: How far jitter moves a poll around our own interval, as a fraction of it.
+JITTER_FRACTION = 0.1
+
+#: Startup spread: seconds of window per due feed, and the longest window.
+STARTUP_STEP = 0.05
+STARTUP_MAX_WINDOW = 10.0
+
+#: RSS 1.0 syndication module periods, in seconds (a month is 30 days).
+SY_PERIODS = {
+    "hourly": 3600.0,
+    "daily": 86400.0,
+    "weekly": 7 * 86400.0,
+    "monthly": 30 * 86400.0,
+    "yearly": 365 * 86400.0,
+}
+
+# Doubling past this many failures cannot matter (2**60 seconds is longer than
+# any ceiling) and keeps the float arithmetic finite.
+_MAX_DOUBLINGS = 60
+
+_NUMBER = re.compile(r"^[+-]?[0-9]+(?:\.[0-9]+)?$")
+_UNSIGNED = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_DIRECTIVE = re.compile(
+    r"""\s*([^\s=,"]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s,"]*))?\s*(?:,|$)""",
+)
+
+
+def _positive_finite(value: float) -> bool:
+    return 0 < value < math.inf
+
+
+@attrs.frozen
+class Bounds:
+    """The floor and ceiling, in seconds, that every scheduled delay lies within.
+
+    Raises:
+        ValueError: unless ``0 < min_interval <= max_interval`` and both are finite.
+    """
+
+    min_interval: float
+    max_interval: float
+
+    def __attrs_post_init__(self) -> None:
+        if not _positive_finite(self.min_interval):
+            raise ValueError(f"min_interval must be positive, got {self.min_interval!r}")
+        if not (_positive_finite(self.max_interval) and self.max_interval >= self.min_interval):
+            raise ValueError(
+                f"max_interval must be at least min_interval ({self.min_interval!r}),"
+                f" got {self.max_interval!r}"
+            )
+
+    @classmethod
+    def from_config(cls, config: PlanetConfig) -> Bounds:
+        """The bounds that a planet's ``min_interval`` and ``max_interval`` set."""
+        return cls(min_interval=config.min_interval, max_interval=config.max_interval)
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, got {now!r}")
+
+
+def _parse_http_date(value: str) -> datetime | None:
+    """An HTTP date (IMF-fixdate, RFC 850 or asctime) as aware UTC, else None."""
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        # asctime dates and "-0000" carry no zone; HTTP dates are always GMT.
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from ``now`` that a ``Retry-After`` header asks us to wait.
+
+    Accepts delta-seconds (``"120"``, leniently also a decimal or a sign) and
+    an HTTP date. A negative delay or a date in the past is ``0.0``: the
+    server allows a retry at once. A missing or unreadable value is ``None``.
+    """
+    _require_aware(now)
+    if value is None:
+        return None
+    text = value.strip()
+    if _NUMBER.match(text):
+        return max(0.0, float(text))
+    when = _parse_http_date(text)
+    if when is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def _cache_directives(cache_control: str) -> dict[str, str | None]:
+    """``Cache-Control`` directives by lower-case name; the first of a repeat wins."""
+    directives: dict[str, str | None] = {}
+    for match in _DIRECTIVE.finditer(cache_control):
+        name, argument = match.group(1).lower(), match.group(2)
+        if argument is not None and argument.startswith('"'):
+            argument = argument[1:-1]
+        directives.setdefault(name, argument)
+    return directives
+
+
+def parse_freshness(
+    cache_control: str | None,
+    expires: str | None,
+    date: str | None,
+    now: datetime,
+) -> float | None:
+    """Seconds a response says it stays fresh, from its caching headers.
+
+    ``max-age`` wins over ``Expires`` (RFC 9111). ``Expires`` counts from the
+    response's ``Date`` when it has a valid one (so the server's clock skew
+    cancels out), else from ``now``; an invalid ``Expires`` (such as ``"0"``)
+    means already stale, ``0.0``. ``no-store`` and an unqualified ``no-cache``
+    mean no hint at all (``None``), as does the absence of both headers or an
+    unreadable ``max-age`` without ``Expires``.
+
+    ``s-maxage`` is ignored on purpose: it speaks to shared caches (CDNs),
+    which publishers often let hold a page for hours because they purge them on
+    publish; planetd is an end client, and following it would miss new posts.
+    """
+    _require_aware(now)
+    if cache_control is not None:
+        directives = _cache_directives(cache_control)
+        if "no-store" in directives:
+            return None
+        # A qualified no-cache="Set-Cookie" restricts only the named fields.
+        if "no-cache" in directives and not directives["no-cache"]:
+            return None
+        max_age = directives.get("max-age")
+        if max_age is not None and _DIGITS.match(max_age):
+            return float(max_age)
+    if expires is None:
+        return None
+    expires_at = _parse_http_date(expires)
+    if expires_at is None:
+        return 0.0
+    origin = _parse_http_date(date) if date is not None else None
+    return max(0.0, (expires_at - (origin or now)).total_seconds())
+
+
+def parse_ttl_minutes(ttl: str | None) -> float | None:
+    """Seconds that an RSS ``<ttl>`` (in minutes) says a feed may be cached.
+
+    A number of minutes, whole or decimal, is accepted; anything else
+    (missing, negative, words) is ``None``.
+    """
+    if ttl is None:
+        return None
+    text = ttl.strip()
+    if not _UNSIGNED.match(text):
+        return None
+    return float(text) * 60.0
+
+
+def parse_sy_period(period: str | None, frequency: str | None) -> float | None:
+    """Seconds between updates that ``sy:updatePeriod``/``sy:updateFrequency`` state.
+
+    The period is ``hourly``, ``daily``, ``weekly``, ``monthly`` (30 days) or
+    ``yearly`` (365 days), ``daily`` when only a frequency is given, as the
+    syndication module specifies; the frequency (default 1) divides it. Both
+    missing, an unknown period or a frequency that is not a positive number is
+    ``None``.
+    """
+    if period is None and frequency is None:
+        return None
+    seconds = SY_PERIODS.get((period or "daily").strip().lower())
+    if seconds is None:
+        return None
+    if frequency is None:
+        return seconds
+    text = frequency.strip()
+    if not _UNSIGNED.match(text) or float(text) == 0:
+        return None
+    return seconds / float(text)
+
+
+def _own_interval(interval: float, bounds: Bounds, kind: FetchKind, failures: int) -> float:
+    """Our interval for this outcome, before hints: doubled per consecutive failure."""
+    # A NaN or non-positive interval is read as "as often as allowed".
+    own = max(bounds.min_interval, interval) if interval > 0 else bounds.min_interval
+    if kind is FetchKind.FAILED:
+        own *= 2.0 ** min(max(failures, 1) - 1, _MAX_DOUBLINGS)
+    return own
+
+
+def next_poll_delay(
+    *,
+    interval: float,
+    bounds: Bounds,
+    kind: FetchKind,
+    consecutive_failures: int = 0,
+    retry_after: float | None = None,
+    fresh_for: float | None = None,
+    feed_ttl: float | None = None,
+    jitter: float,
+) -> float | None:
+    """Seconds from now until a feed's next poll, or ``None`` after ``410 Gone``.
+
+    Args:
+        interval: the feed's ``poll_interval`` in seconds.
+        bounds: the planet's ``min_interval`` and ``max_interval``.
+        kind: how the fetch ended.
+        consecutive_failures: failed polls in a row, this one included (read
+            only for ``FAILED``; ``0`` is taken as ``1`` there).
+        retry_after: seconds the response's ``Retry-After`` asked for.
+        fresh_for: seconds the response says it stays fresh.
+        feed_ttl: seconds the feed's ``<ttl>`` or ``sy:updatePeriod`` state.
+        jitter: a draw in ``[0, 1)`` placing the poll within its window.
+
+    Raises:
+        ValueError: if ``jitter`` is outside ``[0, 1]``.
+
+    See the module docstring for the policy and why.
+    """
+    if not 0.0 <= jitter <= 1.0:
+        raise ValueError(f"jitter must be in [0, 1), got {jitter!r}")
+    if kind is FetchKind.GONE:
+        return None
+    own = _own_interval(interval, bounds, kind, consecutive_failures)
+    hints = [h for h in (retry_after, fresh_for, feed_ttl) if h is not None and h > 0]
+    hint = max(hints, default=0.0)
+    low = max((1.0 - JITTER_FRACTION) * own, hint)
+    high = (1.0 + JITTER_FRACTION) * max(own, hint)
+    low = max(bounds.min_interval, min(low, (1.0 - JITTER_FRACTION) * bounds.max_interval))
+    high = min(bounds.max_interval, high)
+    return low + jitter * (high - low)
+
+
+def next_poll_at(now: datetime, delay: float | None) -> datetime | None:
+    """The moment ``delay`` seconds after ``now``; ``None`` (never) stays ``None``."""
+    _require_aware(now)
+    if delay is None:
+        return None
+    return now + timedelta(seconds=delay)
+
+
+def is_due(state: FeedState, now: datetime) -> bool:
+    """Whether a feed should be polled at ``now``.
+
+    A gone feed never is; a feed never polled (no ``next_poll_at``) is at once;
+    any other feed is once its ``next_poll_at`` has come.
+    """
+    _require_aware(now)
+    if state.status is FeedStatus.GONE:
+        return False
+    return state.next_poll_at is None or state.next_poll_at <= now
+
+
+def startup_window(count: int) -> float:
+    """Seconds over which ``count`` due feeds are spread at startup."""
+    return min(STARTUP_MAX_WINDOW, STARTUP_STEP * max(count, 0))
+
+
+def spread_due(keys: Sequence[K], rng: Jitter, window: float | None = None) -> dict[K, float]:
+    """Offsets in seconds, within ``[0, window)``, at which to start each due feed.
+
+    Each of the ``N`` feeds gets its own slot of ``window / N`` seconds, in the
+    order given, and a place within it drawn from ``rng``: all start within the
+    window and no two at the same instant. ``window`` defaults to
+    :func:`startup_window` of ``N``.
+    """
+    if window is None:
+        window = startup_window(len(keys))
+    slot = window / len(keys) if keys else 0.0
+    return {key: slot * (index + rng()) for index, key in enumerate(keys)}
+
+
+def startup_delays(
+    states: Iterable[FeedState],
+    now: datetime,
+    rng: Jitter,
+    window: float | None = None,
+) -> dict[FeedURL, float]:
+    """Seconds from ``now`` until each feed's first poll after a start.
+
+    Due feeds (see :func:`is_due`) are spread by :func:`spread_due`; the others
+    keep their stored ``next_poll_at``; gone feeds are left out: they are never
+    polled again.
+    """
+    _require_aware(now)
+    due: list[FeedURL] = []
+    delays: dict[FeedURL, float] = {}
+    for state in states:
+        if is_due(state, now):
+            due.append(state.url)
+        elif state.status is not FeedStatus.GONE and state.next_poll_at is not None:
+            delays[state.url] = (state.next_poll_at - now).total_seconds()
+    delays.update(spread_due(due, rng, window))
+    return delays

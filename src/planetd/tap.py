@@ -1,0 +1,78 @@
+"""``twistd planetd``: the command-line options and the service they make.
+
+Owns turning options into a running service: reading the config, checking
+the database can be used (before anything starts, so a bad one stops the
+daemon with one clear line), and wiring the real reactor, fetcher, parse
+pool and store into :class:`planetd.service.PlanetService`. This is the only
+module that touches the global reactor.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from twisted.python import usage
+
+from planetd.config import DEFAULT_LISTEN
+
+
+class Options(usage.Options):
+    """Options for ``twistd planetd``."""
+
+    synopsis = "--config PLANET.INI [--listen ENDPOINT]... [--database PATH]"
+    longdesc = (
+        "Polls the feeds of a Planet-style INI file into SQLite and serves the river "
+        "as HTML, Atom, RSS, JSON Feed and a JSON API."
+    )
+    optParameters = [
+        ["config", "c", None, "The Planet-style INI file (required)."],
+        ["database", "d", None, "The SQLite file (default: planetd.sqlite beside the config)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, endpoint: str) -> None:
+        """A Twisted server endpoint to serve on; repeatable (default tcp:8080:interface=127.0.0.1)."""
+        self["listen"].append(endpoint)
+
+    opt_l = opt_listen
+
+    def postOptions(self) -> None:
+        if not self["config"]:
+            raise usage.UsageError("--config PLANET.INI is required")
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"planetd: {message}\n")
+    raise SystemExit(1)
+
+
+def makeService(options: Options) -> Any:
+    """Read the config, check the database, and build the service tree."""
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import serverFromString
+
+    from planetd.config import ConfigError, load_config
+    from planetd.service import PlanetService
+    from planetd.store import StoreError, open_database
+
+    try:
+        config = load_config(options["config"])
+    except ConfigError as e:
+        _fail(str(e))
+    database = options["database"] or config.database
+    try:
+        open_database(database).close()
+    except StoreError as e:
+        _fail(str(e))
+    listen = options["listen"] or list(config.listen) or [DEFAULT_LISTEN]
+    endpoints = []
+    for description in listen:
+        try:
+            endpoints.append(serverFromString(reactor, description))
+        except (ValueError, TypeError, KeyError) as e:
+            _fail(f"--listen {description!r}: not a server endpoint ({e})")
+    return PlanetService(config, database, endpoints, reactor)

@@ -1,0 +1,400 @@
+"""The fetcher against a real misbehaving HTTP server on 127.0.0.1, and against files.
+
+Each test names one way a feed's server (or file) can behave and what planetd
+makes of it. Trial checks after every test that no connection, listening port
+or delayed call was left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tracemalloc
+from typing import Any
+
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred
+from twisted.python.threadpool import ThreadPool
+from twisted.trial import unittest
+from twisted.web.client import HTTPConnectionPool
+
+from faultserver import FEED, ETAG, HTML, LAST_MODIFIED, MiB, gzip_bomb, start_fault_server
+from planetd.boundaries import FetchKind, FetchResult, Validators
+from planetd.config import file_path
+from planetd.fetch import ACCEPT, Fetcher, _BodyCollector, _FetchError
+
+reactor: Any = _reactor
+CAP = 10 * MiB
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class FetchTestCase(unittest.TestCase):
+    """A fault server, a connection pool and a thread pool per test, all cleaned up."""
+
+    timeout = 20
+
+    def setUp(self) -> None:
+        self.server, self.base = start_fault_server(reactor)
+        self.addCleanup(self.server.stop)
+        self.pool = HTTPConnectionPool(reactor, persistent=True)
+        self.addCleanup(self.pool.closeCachedConnections)
+        self.threads = ThreadPool(minthreads=0, maxthreads=2, name="test-fetch")
+        self.threads.start()
+        self.addCleanup(self.threads.stop)
+        self.config_path = os.path.join(os.path.abspath(self.mktemp()), "planet.ini")
+        os.makedirs(os.path.dirname(self.config_path))
+        self.fetcher = Fetcher(
+            reactor,
+            "planetd-tests/1.0 (+https://example.org/)",
+            pool=self.pool,
+            threadpool=self.threads,
+            resolve_file=lambda url: file_path(url, self.config_path),
+        )
+
+    def fetch(
+        self,
+        path: str,
+        validators: Validators | None = None,
+        *,
+        timeout: float = 5.0,
+        max_bytes: int = CAP,
+    ) -> Deferred[FetchResult]:
+        url = path if ":" in path else self.base + path
+        return self.fetcher.fetch(
+            url, validators or Validators(), timeout=timeout, max_bytes=max_bytes
+        )
+
+
+class GoodFeedTests(FetchTestCase):
+    async def test_feed_ok(self) -> None:
+        """A feed answering 200 hands over its body, type and new validators with the body's hash."""
+        result = await self.fetch("/feed")
+        assert result.kind is FetchKind.OK
+        assert result.http_status == 200
+        assert result.body == FEED
+        assert result.content_type == "application/atom+xml; charset=utf-8"
+        assert result.validators == Validators(
+            etag=ETAG.decode(), last_modified=LAST_MODIFIED.decode(), body_hash=sha256(FEED)
+        )
+        assert result.final_url == self.base + "/feed"
+        assert result.moved_to is None
+        assert result.error is None
+        assert result.fresh_for == 300.0
+        assert result.elapsed > 0
+
+    async def test_feed_not_modified_by_etag(self) -> None:
+        """A feed whose ETag still matches answers 304: not modified, stored body hash kept."""
+        old = Validators(etag=ETAG.decode(), last_modified=None, body_hash="stored-hash")
+        result = await self.fetch("/feed", old)
+        assert result.kind is FetchKind.NOT_MODIFIED
+        assert result.http_status == 304
+        assert result.body is None
+        assert result.validators == Validators(
+            etag=ETAG.decode(), last_modified=LAST_MODIFIED.decode(), body_hash="stored-hash"
+        )
+        assert result.fresh_for == 300.0
+
+    async def test_feed_not_modified_by_date(self) -> None:
+        """A feed unchanged since its Last-Modified answers 304 to If-Modified-Since alone."""
+        old = Validators(last_modified=LAST_MODIFIED.decode(), body_hash="stored-hash")
+        result = await self.fetch("/feed", old)
+        assert result.kind is FetchKind.NOT_MODIFIED
+        assert result.validators.body_hash == "stored-hash"
+
+    async def test_changed_etag_gets_the_body(self) -> None:
+        """A stale ETag does not match: the feed's new body comes back with the new ETag."""
+        result = await self.fetch("/feed", Validators(etag='"v0"', body_hash="old"))
+        assert result.kind is FetchKind.OK
+        assert result.validators.etag == ETAG.decode()
+        assert result.validators.body_hash == sha256(FEED)
+
+    async def test_request_headers(self) -> None:
+        """Every request names planetd, prefers feed types, offers gzip and is conditional."""
+        old = Validators(etag='"abc"', last_modified="Tue, 14 Nov 2023 22:13:20 GMT")
+        result = await self.fetch("/echo-headers", old)
+        assert result.body is not None
+        sent = json.loads(result.body)
+        assert sent["user-agent"] == ["planetd-tests/1.0 (+https://example.org/)"]
+        assert sent["accept"] == [ACCEPT]
+        assert sent["accept-encoding"] == ["gzip, deflate"]
+        assert sent["if-none-match"] == ['"abc"']
+        assert sent["if-modified-since"] == ["Tue, 14 Nov 2023 22:13:20 GMT"]
+
+    async def test_unsafe_validator_not_sent(self) -> None:
+        """A stored validator with a line break is not sent, so it cannot inject headers."""
+        result = await self.fetch("/echo-headers", Validators(etag='"a"\r\nX-Evil: 1'))
+        assert result.body is not None
+        sent = json.loads(result.body)
+        assert "if-none-match" not in sent
+        assert "x-evil" not in sent
+
+    async def test_no_validators(self) -> None:
+        """A feed without ETag or Last-Modified still gets a body hash, and Expires sets freshness."""
+        result = await self.fetch("/noval")
+        assert result.kind is FetchKind.OK
+        assert result.validators == Validators(body_hash=sha256(FEED))
+        assert result.fresh_for is not None
+        assert 590 <= result.fresh_for <= 600
+
+    async def test_html_page(self) -> None:
+        """An HTML page is fetched as it is: judging it is the parser's job, not the fetcher's."""
+        result = await self.fetch("/html")
+        assert result.kind is FetchKind.OK
+        assert result.body == HTML
+        assert result.content_type == "text/html; charset=utf-8"
+
+    async def test_empty_body(self) -> None:
+        """A 200 with an empty body is a failure with a plain reason, not an empty feed."""
+        result = await self.fetch("/empty")
+        assert result.kind is FetchKind.FAILED
+        assert result.http_status == 200
+        assert result.error == "empty response body"
+
+
+class RedirectTests(FetchTestCase):
+    async def test_permanent_chain(self) -> None:
+        """A feed moved by 301 then 308 (relative Location included) reports where it moved."""
+        result = await self.fetch("/moved301")
+        assert result.kind is FetchKind.OK
+        assert result.body == FEED
+        assert result.final_url == self.base + "/feed"
+        assert result.moved_to == self.base + "/feed"
+
+    async def test_temporary_redirect(self) -> None:
+        """A 302 is followed but is no move: the configured URL stays the one polled."""
+        result = await self.fetch("/temp302")
+        assert result.kind is FetchKind.OK
+        assert result.final_url == self.base + "/feed"
+        assert result.moved_to is None
+
+    async def test_permanent_then_temporary(self) -> None:
+        """A 301 followed by a 302 moves the feed only as far as the permanent hop went."""
+        result = await self.fetch("/mixed301")
+        assert result.kind is FetchKind.OK
+        assert result.final_url == self.base + "/feed"
+        assert result.moved_to == self.base + "/temp302"
+
+    async def test_redirect_loop(self) -> None:
+        """Two URLs redirecting to each other fail the fetch as a redirect loop."""
+        result = await self.fetch("/loop-a")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "redirect loop"
+        assert result.moved_to is None
+
+    async def test_too_many_redirects(self) -> None:
+        """A chain of seven redirects fails: planetd follows at most five."""
+        result = await self.fetch("/chain?n=7")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "too many redirects"
+
+    async def test_five_redirects_are_followed(self) -> None:
+        """A chain of exactly five redirects still reaches the feed."""
+        result = await self.fetch("/chain?n=5")
+        assert result.kind is FetchKind.OK
+        assert result.final_url == self.base + "/chain?n=0"
+
+    async def test_redirect_to_file_refused(self) -> None:
+        """A web server cannot redirect planetd into reading a local file."""
+        result = await self.fetch("/to-file")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "redirect to a non-HTTP URL: file:///etc/passwd"
+        assert result.body is None
+
+
+class StatusTests(FetchTestCase):
+    async def test_not_found(self) -> None:
+        """A 404 fails with the status in words and keeps the status code."""
+        result = await self.fetch("/404")
+        assert result.kind is FetchKind.FAILED
+        assert result.http_status == 404
+        assert result.error == "HTTP 404 Not Found"
+
+    async def test_server_error(self) -> None:
+        """A 500 fails with the status in words."""
+        result = await self.fetch("/500")
+        assert result.kind is FetchKind.FAILED
+        assert result.http_status == 500
+        assert result.error == "HTTP 500 Internal Server Error"
+
+    async def test_gone(self) -> None:
+        """A 410 says the feed is gone for good."""
+        result = await self.fetch("/410")
+        assert result.kind is FetchKind.GONE
+        assert result.http_status == 410
+
+    async def test_throttled_seconds(self) -> None:
+        """A 429 with Retry-After in seconds is throttling, with the wait the server asked for."""
+        result = await self.fetch("/429-seconds")
+        assert result.kind is FetchKind.THROTTLED
+        assert result.http_status == 429
+        assert result.retry_after == 120.0
+
+    async def test_throttled_date(self) -> None:
+        """A 429 with Retry-After as an HTTP date waits until that date."""
+        result = await self.fetch("/429-date")
+        assert result.kind is FetchKind.THROTTLED
+        assert result.retry_after is not None
+        assert 110 <= result.retry_after <= 121
+
+    async def test_unavailable(self) -> None:
+        """A 503 is throttling too, without a wait when the server names none."""
+        result = await self.fetch("/503")
+        assert result.kind is FetchKind.THROTTLED
+        assert result.http_status == 503
+        assert result.retry_after is None
+
+
+class LimitTests(FetchTestCase):
+    async def test_hang(self) -> None:
+        """A server that never answers fails at the timeout, and its connection is closed."""
+        result = await self.fetch("/hang", timeout=0.5)
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "timed out after 0.5s"
+        assert 0.5 <= result.elapsed < 1.5
+        await self.server.when_idle()
+
+    async def test_drip(self) -> None:
+        """A server dripping bytes faster than any idle timeout still fails at the total timeout."""
+        result = await self.fetch("/drip?every=0.05", timeout=0.5)
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "timed out after 0.5s"
+        assert 0.5 <= result.elapsed < 1.5
+        await self.server.when_idle()
+
+    async def test_connection_reused_after_timeout(self) -> None:
+        """After a timed-out fetch, the next fetch from the same server works."""
+        first = await self.fetch("/hang", timeout=0.3)
+        assert first.kind is FetchKind.FAILED
+        second = await self.fetch("/feed")
+        assert second.kind is FetchKind.OK
+
+    async def test_big_by_content_length(self) -> None:
+        """A body announced larger than the cap fails at once, without being read."""
+        result = await self.fetch("/big")
+        assert result.kind is FetchKind.FAILED
+        assert result.http_status == 200
+        assert result.error == f"feed larger than {CAP} bytes"
+        assert result.body is None
+
+    async def test_big_chunked(self) -> None:
+        """A body without a length fails as soon as it passes the cap, and the transfer stops."""
+        result = await self.fetch("/big-chunked")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == f"feed larger than {CAP} bytes"
+        await self.server.when_idle()
+
+    async def test_gzip_bomb(self) -> None:
+        """A small gzip body that inflates past the cap fails like any oversized feed."""
+        result = await self.fetch("/gzip-bomb")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == f"feed larger than {CAP} bytes"
+
+    async def test_connection_refused(self) -> None:
+        """A host that refuses the connection fails with that reason in plain words."""
+        port = reactor.listenTCP(0, HTTPConnectionPool, interface="127.0.0.1")
+        number = port.getHost().port
+        await port.stopListening()
+        result = await self.fetch(f"http://127.0.0.1:{number}/feed")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "connection refused"
+        assert result.http_status is None
+
+    async def test_unsupported_scheme(self) -> None:
+        """A URL that is neither http(s) nor file fails without any request."""
+        result = await self.fetch("ftp://127.0.0.1/feed")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "unsupported URL scheme: ftp"
+
+
+class EncodingTests(FetchTestCase):
+    async def test_gzip(self) -> None:
+        """A gzip-encoded feed arrives decompressed, hashed as decompressed."""
+        result = await self.fetch("/gzip")
+        assert result.kind is FetchKind.OK
+        assert result.body == FEED
+        assert result.validators.body_hash == sha256(FEED)
+
+    async def test_deflate(self) -> None:
+        """A deflate-encoded feed arrives decompressed."""
+        result = await self.fetch("/deflate")
+        assert result.kind is FetchKind.OK
+        assert result.body == FEED
+
+    async def test_raw_deflate(self) -> None:
+        """A feed sent as raw deflate (no zlib header, as some servers do) arrives decompressed."""
+        result = await self.fetch("/deflate-raw")
+        assert result.kind is FetchKind.OK
+        assert result.body == FEED
+
+    async def test_truncated_gzip(self) -> None:
+        """A gzip body cut short fails plainly instead of handing a partial feed to the parser."""
+        result = await self.fetch("/gzip-truncated")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "gzip body ends early"
+
+    async def test_unknown_encoding(self) -> None:
+        """A Content-Encoding planetd never offered (brotli) fails, naming the encoding."""
+        result = await self.fetch("/brotli")
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "unsupported Content-Encoding: br"
+
+
+class FileTests(FetchTestCase):
+    def write(self, name: str, data: bytes) -> str:
+        path = os.path.join(os.path.dirname(self.config_path), name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    async def test_file_ok(self) -> None:
+        """A local feed, named relative to the config file, is read with its hash."""
+        self.write("local.xml", FEED)
+        result = await self.fetch("file:local.xml")
+        assert result.kind is FetchKind.OK
+        assert result.body == FEED
+        assert result.http_status is None
+        assert result.final_url == "file:local.xml"
+        assert result.validators.body_hash == sha256(FEED)
+        assert result.validators.etag is not None
+
+    async def test_file_unchanged(self) -> None:
+        """An unchanged local feed is not modified on the next poll, so it is not read again."""
+        path = self.write("local.xml", FEED)
+        first = await self.fetch(f"file://{path}")
+        second = await self.fetch(f"file://{path}", first.validators)
+        assert second.kind is FetchKind.NOT_MODIFIED
+        assert second.validators == first.validators
+
+    async def test_file_missing(self) -> None:
+        """A missing local feed fails, naming the path it looked for."""
+        result = await self.fetch("file:nowhere.xml")
+        assert result.kind is FetchKind.FAILED
+        assert result.error is not None
+        assert result.error.startswith("no such file: ")
+        assert result.error.endswith("nowhere.xml")
+
+    async def test_file_too_big(self) -> None:
+        """A local feed larger than the cap fails like an oversized download."""
+        self.write("huge.xml", b"x" * 2048)
+        result = await self.fetch("file:huge.xml", max_bytes=1024)
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "feed larger than 1024 bytes"
+
+
+class CollectorTests(unittest.SynchronousTestCase):
+    def test_bomb_never_inflates(self) -> None:
+        """A gzip bomb delivered in one piece stops one byte past the cap, not at 20 MiB."""
+        collector = _BodyCollector("gzip", 64 * 1024)
+        tracemalloc.start()
+        try:
+            with self.assertRaises(_FetchError) as caught:
+                collector(gzip_bomb())
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert str(caught.exception) == "feed larger than 65536 bytes"
+        assert peak < 1 * MiB
