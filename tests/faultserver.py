@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable
 from email.utils import formatdate
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
@@ -267,12 +268,27 @@ class FaultServer:
             root.putChild(name, _Route(self, handler))
         self._factory = _TrackingFactory(_QuietSite(root, reactor=reactor))
         self.port: IListeningPort = reactor.listenTCP(0, self._factory, interface="127.0.0.1")
+        self._ports = [self.port]
         self.base_url = f"http://127.0.0.1:{self.port.getHost().port}"
         self._active: set[Request] = set()
         self._idle: list[Deferred[None]] = []
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def listen_tls(self) -> str:
+        """Also serve over TLS with Twisted's self-signed test certificate; return its base URL.
+
+        No client trusts that certificate, so every fetch from it fails the TLS handshake.
+        """
+        from twisted.internet import ssl
+        from twisted.test import __file__ as twisted_test
+
+        pem = str(Path(twisted_test).with_name("server.pem"))
+        options = ssl.DefaultOpenSSLContextFactory(pem, pem)
+        port = self.reactor.listenSSL(0, self._factory, options, interface="127.0.0.1")
+        self._ports.append(port)
+        return f"https://127.0.0.1:{port.getHost().port}"
 
     def track(self, request: Request) -> Deferred[None]:
         """Count ``request`` as in flight until it finishes or its client goes away."""
@@ -304,8 +320,7 @@ class FaultServer:
 
     def stop(self) -> Deferred[None]:
         """Stop listening, abort open connections, fire when every one is closed."""
-        stopped = self.port.stopListening()
-        waits = [stopped] if stopped is not None else []
+        waits = [d for d in (port.stopListening() for port in self._ports) if d is not None]
         if self._factory.protocols:
             lost: Deferred[None] = Deferred()
             self._factory.all_lost.append(lost)

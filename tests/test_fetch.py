@@ -10,16 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import tracemalloc
 from typing import Any
 
+import pytest
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Factory, Protocol
 from twisted.python.threadpool import ThreadPool
 from twisted.trial import unittest
 from twisted.web.client import HTTPConnectionPool
 
-from faultserver import FEED, ETAG, HTML, LAST_MODIFIED, MiB, gzip_bomb, start_fault_server
+from faultserver import ETAG, FEED, HTML, LAST_MODIFIED, MiB, gzip_bomb, start_fault_server
 from planetd.boundaries import FetchKind, FetchResult, Validators
 from planetd.config import file_path
 from planetd.fetch import ACCEPT, Fetcher, _BodyCollector, _FetchError
@@ -38,15 +42,18 @@ class FetchTestCase(unittest.TestCase):
     timeout = 20
 
     def setUp(self) -> None:
-        self.server, self.base = start_fault_server(reactor)
-        self.addCleanup(self.server.stop)
+        # Cleanups run last-in first-out: the server stops (aborting whatever
+        # is still open) before the pool closes its cached connections.
         self.pool = HTTPConnectionPool(reactor, persistent=True)
         self.addCleanup(self.pool.closeCachedConnections)
+        self.server, self.base = start_fault_server(reactor)
+        self.addCleanup(self.server.stop)
         self.threads = ThreadPool(minthreads=0, maxthreads=2, name="test-fetch")
         self.threads.start()
         self.addCleanup(self.threads.stop)
-        self.config_path = os.path.join(os.path.abspath(self.mktemp()), "planet.ini")
-        os.makedirs(os.path.dirname(self.config_path))
+        folder = tempfile.mkdtemp(prefix="planetd-fetch-")
+        self.addCleanup(shutil.rmtree, folder)
+        self.config_path = os.path.join(folder, "planet.ini")
         self.fetcher = Fetcher(
             reactor,
             "planetd-tests/1.0 (+https://example.org/)",
@@ -71,7 +78,7 @@ class FetchTestCase(unittest.TestCase):
 
 class GoodFeedTests(FetchTestCase):
     async def test_feed_ok(self) -> None:
-        """A feed answering 200 hands over its body, type and new validators with the body's hash."""
+        """A feed answering 200 hands over its body, its type and new validators with its hash."""
         result = await self.fetch("/feed")
         assert result.kind is FetchKind.OK
         assert result.http_status == 200
@@ -133,7 +140,7 @@ class GoodFeedTests(FetchTestCase):
         assert "x-evil" not in sent
 
     async def test_no_validators(self) -> None:
-        """A feed without ETag or Last-Modified still gets a body hash, and Expires sets freshness."""
+        """A feed without ETag or Last-Modified still gets a body hash; Expires gives freshness."""
         result = await self.fetch("/noval")
         assert result.kind is FetchKind.OK
         assert result.validators == Validators(body_hash=sha256(FEED))
@@ -295,12 +302,21 @@ class LimitTests(FetchTestCase):
 
     async def test_connection_refused(self) -> None:
         """A host that refuses the connection fails with that reason in plain words."""
-        port = reactor.listenTCP(0, HTTPConnectionPool, interface="127.0.0.1")
+        port = reactor.listenTCP(0, Factory.forProtocol(Protocol), interface="127.0.0.1")
         number = port.getHost().port
         await port.stopListening()
         result = await self.fetch(f"http://127.0.0.1:{number}/feed")
         assert result.kind is FetchKind.FAILED
         assert result.error == "connection refused"
+        assert result.http_status is None
+
+    async def test_tls_failure(self) -> None:
+        """A server whose certificate cannot be trusted fails with a TLS error, not a crash."""
+        base = self.server.listen_tls()
+        result = await self.fetch(base + "/feed")
+        assert result.kind is FetchKind.FAILED
+        assert result.error is not None
+        assert result.error.startswith("TLS error: "), result.error
         assert result.http_status is None
 
     async def test_unsupported_scheme(self) -> None:
@@ -389,12 +405,13 @@ class CollectorTests(unittest.SynchronousTestCase):
     def test_bomb_never_inflates(self) -> None:
         """A gzip bomb delivered in one piece stops one byte past the cap, not at 20 MiB."""
         collector = _BodyCollector("gzip", 64 * 1024)
+        bomb = gzip_bomb()
         tracemalloc.start()
         try:
-            with self.assertRaises(_FetchError) as caught:
-                collector(gzip_bomb())
+            with pytest.raises(_FetchError) as caught:
+                collector(bomb)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        assert str(caught.exception) == "feed larger than 65536 bytes"
+        assert str(caught.value) == "feed larger than 65536 bytes"
         assert peak < 1 * MiB

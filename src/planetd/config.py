@@ -199,7 +199,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         raise ConfigError(path, e.lineno, None, "text before the first [section]") from None
     except configparser.ParsingError as e:
         line = e.errors[0][0] if e.errors else None
-        raise ConfigError(path, line, None, "a line that is neither [section] nor key = value") from None
+        raise ConfigError(
+            path, line, None, "a line that is neither [section] nor key = value"
+        ) from None
     except configparser.Error as e:
         raise ConfigError(path, None, None, e.message) from None
     if not parser.has_section(PLANET_SECTION):
@@ -281,8 +283,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
                 or feed_timeout,
                 max_feed_bytes=_feed_value(reader, section, name, "max_feed_bytes", parse_size)
                 or max_bytes,
-                filter=_feed_value(reader, section, name, "filter", _regex)
-                or values.get("filter"),  # type: ignore[arg-type]
+                filter=_feed_value(reader, section, name, "filter", _regex) or values.get("filter"),  # type: ignore[arg-type]
                 exclude=_feed_value(reader, section, name, "exclude", _regex)
                 or values.get("exclude"),  # type: ignore[arg-type]
                 future_dates=_feed_value(reader, section, name, "future_dates", _future_dates)

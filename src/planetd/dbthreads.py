@@ -9,9 +9,9 @@ them read while the writer writes). Nothing here decides anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
@@ -19,6 +19,20 @@ from planetd.store import Database, ThreadLocalDatabases, open_database
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class Stores(Protocol):
+    """What the poller and the web app need of a store: writes and reads as Deferreds."""
+
+    generation: int
+
+    def write(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[T]: ...
+
+    def read(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[T]: ...
 
 
 class Store:
@@ -90,3 +104,34 @@ class Store:
             return fn(self._readers.get(), *args, **kwargs)
 
         return deferToThreadPool(self._reactor, self._reader_pool, run)
+
+
+class InlineStore:
+    """The :class:`Store` interface over one connection on the calling thread.
+
+    For tests that drive the poller with a deterministic clock
+    (``twisted.internet.task.Clock`` has no threads): every call runs at once
+    and returns an already-fired Deferred. Never used by the daemon.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.generation = 0
+
+    def write(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[T]:
+        try:
+            result = fn(self.db, *args, **kwargs)
+        except Exception:
+            return fail()
+        self.generation += 1
+        return succeed(result)
+
+    def read(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[T]:
+        try:
+            return succeed(fn(self.db, *args, **kwargs))
+        except Exception:
+            return fail()

@@ -65,14 +65,15 @@ def decide_poll(
         feed_ttl=parsed.ttl if parsed is not None else None,
         jitter=jitter,
     )
-    common = {
-        "name": feed.name,
-        "http_status": fetched.http_status,
-        "last_polled_at": now,
-        "next_poll_at": next_poll_at(now, delay),
-        "consecutive_failures": failures,
-        "moved_to": fetched.moved_to if fetched.moved_to else state.moved_to,
-    }
+    polled = attrs.evolve(
+        state,
+        name=feed.name,
+        http_status=fetched.http_status,
+        last_polled_at=now,
+        next_poll_at=next_poll_at(now, delay),
+        consecutive_failures=failures,
+        moved_to=fetched.moved_to or state.moved_to,
+    )
     if kind in (FetchKind.OK, FetchKind.NOT_MODIFIED):
         validators = (
             fetched.validators
@@ -80,29 +81,25 @@ def decide_poll(
             else _merge_validators(state.validators, fetched.validators)
         )
         new_state = attrs.evolve(
-            state,
+            polled,
             status=FeedStatus.OK,
             last_error=parsed.warning if parsed is not None else None,
             last_success_at=now,
             validators=validators,
             link=parsed.link if parsed is not None and parsed.link else state.link,
             title=parsed.title if parsed is not None and parsed.title else state.title,
-            **common,
         )
         entries = parsed.entries if parsed is not None else ()
         return PollOutcome(state=new_state, entries=entries)
     if kind is FetchKind.THROTTLED:
-        return PollOutcome(
-            state=attrs.evolve(state, last_error=error or "throttled by the server", **common)
-        )
-    status = FeedStatus.GONE if kind is FetchKind.GONE else FeedStatus.FAILING
+        return PollOutcome(state=attrs.evolve(polled, last_error=error or "throttled"))
+    gone = kind is FetchKind.GONE
     # A failed parse keeps the old validators: the next poll must fetch the body again.
     return PollOutcome(
         state=attrs.evolve(
-            state,
-            status=status,
-            last_error=error or ("the feed is gone (HTTP 410)" if status is FeedStatus.GONE else "failed"),
-            **common,
+            polled,
+            status=FeedStatus.GONE if gone else FeedStatus.FAILING,
+            last_error=error or ("the feed is gone (HTTP 410)" if gone else "failed"),
         )
     )
 

@@ -220,22 +220,18 @@ class _Discard(TwistedProtocol):
     Twisted pauses a connection until its response body is delivered somewhere,
     so every response must get a protocol, even an unwanted one. A short body
     (a redirect's or an error page) is read and dropped so the connection can
-    go back to the pool; one longer than ``limit`` or slower than ``grace``
-    seconds closes the connection instead.
+    go back to the pool; one longer than ``limit`` closes the connection.
+    ``done`` fires once the connection is settled (pooled or closing), so a
+    fetch leaves nothing running behind it; cancelling it closes the connection.
     """
 
-    def __init__(self, reactor: FetchReactor, limit: int = 64 * 1024, grace: float = 2.0) -> None:
-        self._reactor = reactor
-        self._limit = limit
-        self._grace = grace
+    def __init__(self, limit: int) -> None:
         self._left = limit
-        self._call: _DelayedCall | None = None
+        self.done: Deferred[None] = Deferred(lambda _: self._close())
 
     def connectionMade(self) -> None:
-        if self._limit <= 0:
+        if self._left <= 0:
             self._close()
-        else:
-            self._call = self._reactor.callLater(self._grace, self._close)
 
     def dataReceived(self, data: bytes) -> None:
         self._left -= len(data)
@@ -243,8 +239,8 @@ class _Discard(TwistedProtocol):
             self._close()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._call is not None and self._call.active():
-            self._call.cancel()
+        if not self.done.called:
+            self.done.callback(None)
 
     def _close(self) -> None:
         # A no-op once the response has ended: Twisted stops proxying then.
@@ -297,6 +293,12 @@ def _check_http_url(url: str) -> str | None:
     if not host:
         return f"invalid URL (no host): {url}"
     return None
+
+
+def _cancelled(failure: BaseException) -> bool:
+    """Whether a request failed because we cancelled it (Twisted may wrap the cancellation)."""
+    reasons = getattr(failure, "reasons", None) or []
+    return any(isinstance(r.value, CancelledError) for r in reasons)
 
 
 def _describe(failure: BaseException, url: str) -> str:
@@ -442,6 +444,8 @@ class Fetcher:
             except CancelledError:
                 raise
             except Exception as e:  # refused, DNS, TLS, reset: the feed's problem, as data
+                if _cancelled(e):
+                    raise CancelledError() from e
                 return FetchResult(
                     kind=FetchKind.FAILED, error=_describe(e, current), final_url=current
                 )
@@ -449,7 +453,7 @@ class Fetcher:
             code = response.code
             if code not in _PERMANENT and code not in _TEMPORARY:
                 break
-            self._discard(response)
+            await self._discard(response)
             location = _header(response, b"location")
             if not location:
                 return self._failed(response, current, f"{_reason(response)} without a Location")
@@ -471,7 +475,7 @@ class Fetcher:
         if 200 <= code < 300:
             result = await self._read_ok(response, current, validators, max_bytes)
         elif code == 304:
-            self._discard(response)
+            await self._discard(response)
             result = FetchResult(
                 kind=FetchKind.NOT_MODIFIED,
                 http_status=code,
@@ -484,7 +488,7 @@ class Fetcher:
                 fresh_for=self._freshness(response),
             )
         else:
-            self._discard(response)
+            await self._discard(response)
             if code == 410:
                 result = FetchResult(
                     kind=FetchKind.GONE,
@@ -506,9 +510,11 @@ class Fetcher:
             result = attrs.evolve(result, moved_to=moved_to)
         return result
 
-    def _discard(self, response: _Response, *, keep: bool = True) -> None:
-        """Give away a body we will not read; ``keep=False`` closes its connection at once."""
-        response.deliverBody(_Discard(self._reactor, limit=64 * 1024 if keep else 0))
+    async def _discard(self, response: _Response, *, keep: bool = True) -> None:
+        """Drop a body we will not read; ``keep=False`` closes its connection at once."""
+        discard = _Discard(limit=64 * 1024 if keep else 0)
+        response.deliverBody(discard)
+        await discard.done
 
     def _failed(self, response: _Response, url: str, error: str) -> FetchResult:
         return FetchResult(
@@ -528,10 +534,10 @@ class Fetcher:
     ) -> FetchResult:
         encoding = (_header(response, b"content-encoding") or "identity").lower()
         if encoding not in _DECODED and encoding != "identity":
-            self._discard(response, keep=False)
+            await self._discard(response, keep=False)
             return self._failed(response, url, f"unsupported Content-Encoding: {encoding}")
         if response.length is not UNKNOWN_LENGTH and cast(int, response.length) > max_bytes:
-            self._discard(response, keep=False)
+            await self._discard(response, keep=False)
             return self._failed(response, url, str(_too_large(max_bytes)))
         collector = _BodyCollector(None if encoding == "identity" else encoding, max_bytes)
         reader = _BodyReader(collector)

@@ -108,9 +108,18 @@ def _parse_entry(raw: Any, feed_base: str, known: Mapping[EntryKey, str]) -> Par
     raw_id = (raw.get("id") or "").strip()
     published_raw = raw.get("published", "") or ""
     updated_raw = raw.get("updated", "") or ""
+    author_raw = raw.get("author", "") or ""
     fingerprint = "\0".join(
-        (raw_id, title_raw, link or "", raw.get("author", "") or "", published_raw, updated_raw)
-        + (content_type, content_value)
+        (
+            raw_id,
+            title_raw,
+            link or "",
+            author_raw,
+            published_raw,
+            updated_raw,
+            content_type,
+            content_value,
+        )
     )
     raw_hash = hashlib.blake2b(fingerprint.encode("utf-8", "surrogatepass"), digest_size=16)
     key = _entry_key(raw_id, link, title_raw, content_value)

@@ -36,7 +36,7 @@ from planetd.boundaries import (
     PlanetConfig,
     Validators,
 )
-from planetd.dbthreads import Store
+from planetd.dbthreads import Stores
 from planetd.decide import decide_poll, needs_parse
 from planetd.schedule import Bounds, startup_delays
 from planetd.store import Database, PollRecord
@@ -89,7 +89,7 @@ class Poller:
     def __init__(
         self,
         config: PlanetConfig,
-        store: Store,
+        store: Stores,
         fetcher: Fetches,
         parser: Parses,
         reactor: Any,
@@ -138,7 +138,7 @@ class Poller:
         self._arm()
 
     def stop(self, grace: float = 5.0) -> Deferred[None]:
-        """Stop starting polls; let in-flight ones finish for ``grace`` seconds, then abandon them."""
+        """Start no more polls; in-flight ones get ``grace`` seconds, then are abandoned."""
         self._running = False
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
@@ -256,7 +256,7 @@ class Poller:
                 parsed = await self.parser.parse(
                     fetched.body, fetched.final_url or url, fetched.content_type, known
                 )
-            except Exception as e:  # noqa: BLE001 - a worker's failure fails this feed only
+            except Exception as e:
                 parsed = ParsedFeed(error=f"parser failed: {type(e).__name__}: {e}"[:300])
         now = self.now()
         outcome = decide_poll(
@@ -264,7 +264,7 @@ class Poller:
         )
         try:
             record = await self.store.write(Database.record_poll, feed, outcome, now)
-        except Exception as e:  # noqa: BLE001 - a full disk fails this poll, not the loop
+        except Exception as e:
             self.log.error("storing a poll of {url} failed: {error}", url=url, error=str(e))
             retry = self.reactor.seconds() + self.bounds.min_interval
             self.states[url] = attrs.evolve(
@@ -302,12 +302,18 @@ class Poller:
             self.on_poll(report)
         return report
 
+    async def _report_into(self, url: FeedURL, reports: list[PollReport]) -> None:
+        try:
+            reports.append(await self.poll_feed(url))
+        except Exception:
+            self.log.failure("poll of {url} failed", url=url)
+
     async def poll_once(self, urls: Iterable[FeedURL]) -> list[PollReport]:
         """Poll ``urls`` once within the concurrency caps (the command line's ``poll``)."""
         queue = deque(urls)
         reports: list[PollReport] = []
         per_host: Counter[str] = Counter()
-        running: dict[FeedURL, Deferred[PollReport]] = {}
+        running: dict[FeedURL, Deferred[None]] = {}
         done: Deferred[None] = Deferred()
 
         def launch() -> None:
@@ -319,18 +325,15 @@ class Poller:
                     skipped.append(url)
                     continue
                 per_host[host] += 1
-                d = Deferred.fromCoroutine(self.poll_feed(url))
-                running[url] = d
-                d.addCallback(reports.append)
-                d.addErrback(lambda f, url=url: self.log.failure("poll of {url}", f, url=url))
-                d.addBoth(lambda _, url=url, host=host: finish(url, host))
+                running[url] = Deferred.fromCoroutine(self._report_into(url, reports))
+                running[url].addBoth(finish, url, host)
             skipped.extend(queue)
             queue.clear()
             queue.extend(skipped)
             if not queue and not running and not done.called:
                 done.callback(None)
 
-        def finish(url: FeedURL, host: str) -> None:
+        def finish(_: object, url: FeedURL, host: str) -> None:
             del running[url]
             per_host[host] -= 1
             launch()
@@ -342,4 +345,3 @@ class Poller:
 
 async def _nothing() -> None:
     return None
-

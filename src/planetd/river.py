@@ -40,7 +40,7 @@ class Day:
 
 
 def format_date(moment: datetime, fmt: str) -> str:
-    """``strftime`` in UTC, with ``%Z`` as GMT (as planets always printed it) and ``%P`` as am/pm."""
+    """``strftime`` in UTC, ``%Z`` as GMT (as planets always printed it), ``%P`` as am/pm."""
     utc = moment.astimezone(timezone.utc)
     ampm = utc.strftime("%p").lower()
     return ampm.join(utc.strftime(part.replace("%Z", "GMT")) for part in fmt.split("%P"))
@@ -63,7 +63,9 @@ def group_by_day(entries: Iterable[StoredEntry], heading_format: str) -> list[Da
         day = published.replace(hour=0, minute=0, second=0, microsecond=0)
         if day != current_day:
             if current_day is not None:
-                days.append(Day(current_day, format_date(current_day, heading_format), tuple(current)))
+                days.append(
+                    Day(current_day, format_date(current_day, heading_format), tuple(current))
+                )
             current, current_day = [], day
         current.append(entry)
     if current_day is not None:
@@ -86,7 +88,7 @@ def cut_page(entries: Sequence[StoredEntry], items: int, days: int) -> list[Stor
 
 
 def judge_for(config: PlanetConfig) -> Judge:
-    """The read-time filter: an entry matching a feed's ``exclude`` (or not its ``filter``) hides."""
+    """The read-time filter: an entry matching ``exclude``, or not matching ``filter``, hides."""
     rules: dict[FeedURL, tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = {}
     for feed in config.feeds:
         include = re.compile(feed.filter, re.IGNORECASE) if feed.filter else None
@@ -146,7 +148,9 @@ def feed_json(
         "last_error": state.last_error,
         "last_polled_at": rfc3339(state.last_polled_at),
         "last_success_at": rfc3339(state.last_success_at),
-        "next_poll_at": rfc3339(state.next_poll_at) if state.status is not FeedStatus.GONE else None,
+        "next_poll_at": rfc3339(state.next_poll_at)
+        if state.status is not FeedStatus.GONE
+        else None,
         "entry_count": state.entry_count,
         "moved_to": state.moved_to,
         "consecutive_failures": state.consecutive_failures,
@@ -154,7 +158,7 @@ def feed_json(
     }
 
 
-class BadCursor(ValueError):
+class CursorError(ValueError):
     """A ``before`` cursor that planetd did not make."""
 
 
@@ -165,13 +169,13 @@ def encode_cursor(entry: StoredEntry) -> str:
 
 
 def decode_cursor(text: str) -> tuple[float, str]:
-    """The (published, id) position a cursor names; :class:`BadCursor` for anything else."""
+    """The (published, id) position a cursor names; :class:`CursorError` for anything else."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
         stamp, _, entry_id = raw.partition("|")
         value = float(stamp)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadCursor(f"not a cursor from this planet: {text[:60]!r}") from None
+        raise CursorError(f"not a cursor from this planet: {text[:60]!r}") from None
     if not entry_id or value != value or abs(value) > 1e12:
-        raise BadCursor(f"not a cursor from this planet: {text[:60]!r}")
+        raise CursorError(f"not a cursor from this planet: {text[:60]!r}")
     return value, entry_id

@@ -213,6 +213,17 @@ def _cleaner(base_url: str | None) -> nh3.Cleaner:
     )
 
 
+#: The second pass of ``sanitize_html``: the same allow-list without the URL callback (every
+#: URL left has already been judged, and re-parsing never changes an attribute value).
+_RESERIALIZER = nh3.Cleaner(
+    tags=_TAGS,
+    attributes=_ATTRIBUTES,
+    strip_comments=True,
+    link_rel="noopener noreferrer",
+    set_tag_attribute_values=_FORCED_ATTRIBUTES,
+    url_schemes=_SAFE_SCHEMES,
+)
+
 #: Keeps only the elements that separate words, without attributes, so that every ``<`` left
 #: in its output starts one of those tags (text ``<`` is serialized as ``&lt;``).
 _TEXT_CLEANER = nh3.Cleaner(
@@ -233,7 +244,11 @@ def sanitize_html(html: str, base_url: str | None) -> str:
 
     The result is a fixed point: sanitizing it again with the same base gives it back.
     """
-    clean = _cleaner(base_url).clean(_JUNK.sub("", html))
+    # Unwrapping a dropped element can leave a tree that no parser would build (``<li><listing>
+    # x<li>`` becomes an <li> inside an <li>); its serialization then parses differently. A
+    # second pass parses the first one's output like any later reader will, so the result is
+    # what a browser (or the next sanitize) sees.
+    clean = _RESERIALIZER.clean(_cleaner(base_url).clean(_JUNK.sub("", html)))
     # An HTML parser drops one newline right after <pre>, and html5ever does not write it
     # back, so "<pre>\n\nx" would lose a line on every pass. Writing one newline after
     # every <pre> makes the output parse back to itself.

@@ -74,13 +74,13 @@ class PlanetService(Service):
             self.store,
             reactor,
             stylesheet=read_stylesheet(renderer),
-            is_running=lambda: self.running,
+            is_running=lambda: bool(self.running),
         )
         self.ports: list[IListeningPort] = []
         self.started: Deferred[None] | None = None
 
     def startService(self) -> None:
-        super().startService()
+        Service.startService(self)
         self.started = Deferred.fromCoroutine(self._start())
         self.started.addErrback(self._start_failed)
 
@@ -108,13 +108,15 @@ class PlanetService(Service):
         self.reactor.stop()
 
     def stopService(self) -> Deferred[None]:
-        super().stopService()
+        Service.stopService(self)
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
         await self.poller.stop()
         for port in self.ports:
-            await port.stopListening()
+            stopped = port.stopListening()
+            if stopped is not None:
+                await stopped
         self.ports.clear()
         self.parser.stop()
         await self.fetcher.close()

@@ -68,9 +68,6 @@ class Site:
         self.judge = judge_for(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
 
-    def _views(self, db: Database, now: datetime) -> list[object]:
-        return feed_views(db.feed_states(), self.config, now, db.hidden_counts())  # type: ignore[return-value]
-
     def build_all(self, db: Database, now: datetime, root: str = "/") -> dict[str, Output]:
         """Every fixed output: the pages, the feeds, the default API documents."""
         config = self.config
@@ -81,7 +78,7 @@ class Site:
         more = len(newest) > len(page)
         older = f"{root}?before={encode_cursor(page[-1])}" if more and page else None
         days = group_by_day(page, config.new_date_format)
-        outputs = {
+        return {
             "/": Output(self.renderer.river_html(days, views, now, older, root=root), HTML),
             "/feeds": Output(self.renderer.feeds_html(views, now, root=root), HTML),
             "/atom.xml": Output(self.renderer.atom(page, now), XML_ATOM),
@@ -93,7 +90,6 @@ class Site:
                 self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None), JSON
             ),
         }
-        return outputs
 
     def older_page(self, db: Database, now: datetime, before: tuple[float, str]) -> bytes:
         """A river page after the ``before`` cursor (the "Older entries" link)."""
@@ -127,9 +123,7 @@ class Site:
         return dump_json(
             {
                 "feeds": [
-                    feed_json(
-                        s, self.feeds_by_url.get(s.url), self.config.activity_threshold, now
-                    )
+                    feed_json(s, self.feeds_by_url.get(s.url), self.config.activity_threshold, now)
                     for s in db.feed_states()
                 ]
             }

@@ -10,7 +10,7 @@ module that touches the global reactor.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from twisted.python import usage
 
@@ -31,11 +31,11 @@ class Options(usage.Options):
     ]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
 
     def opt_listen(self, endpoint: str) -> None:
-        """A Twisted server endpoint to serve on; repeatable (default tcp:8080:interface=127.0.0.1)."""
+        """A Twisted server endpoint to serve on; repeatable (tcp:8080:interface=127.0.0.1)."""
         self["listen"].append(endpoint)
 
     opt_l = opt_listen
@@ -45,7 +45,7 @@ class Options(usage.Options):
             raise usage.UsageError("--config PLANET.INI is required")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"planetd: {message}\n")
     raise SystemExit(1)
 

@@ -23,11 +23,12 @@ import attrs
 from klein import Klein
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from planetd.boundaries import FeedURL
-from planetd.dbthreads import Store
-from planetd.river import BadCursor, decode_cursor
+from planetd.dbthreads import Stores
+from planetd.river import CursorError, decode_cursor
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, Output, Site
 from planetd.store import Database
 
@@ -54,9 +55,7 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
-def prepare(
-    output: Output, now: datetime, previous: Cached | None, cache_control: str
-) -> Cached:
+def prepare(output: Output, now: datetime, previous: Cached | None, cache_control: str) -> Cached:
     """Compress and tag an output; unchanged bytes keep their ``Last-Modified``."""
     etag = _etag(output.body)
     if previous is not None and previous.etag == etag:
@@ -151,7 +150,7 @@ class PlanetWeb:
     def __init__(
         self,
         site: Site,
-        store: Store,
+        store: Stores,
         reactor: Any,
         *,
         stylesheet: bytes,
@@ -164,6 +163,7 @@ class PlanetWeb:
         self._outputs: dict[str, Cached] = {}
         self._generation = -1
         self._building: Deferred[None] | None = None
+        self._waiting: list[Deferred[None]] = []
         self._extra: OrderedDict[tuple[int, str], Cached] = OrderedDict()
         self._stylesheet = prepare(
             Output(stylesheet, "text/css; charset=utf-8"),
@@ -184,7 +184,7 @@ class PlanetWeb:
             return Deferred.fromCoroutine(_done())
         if self._building is not None:
             waiting: Deferred[None] = Deferred()
-            self._building.addBoth(lambda r: (waiting.callback(None), r)[1])
+            self._waiting.append(waiting)
             return waiting
         generation = self.store.generation
         now = self._now()
@@ -208,22 +208,27 @@ class PlanetWeb:
             self._extra.clear()
             self.ready = True
 
-        def finished(result: object) -> object:
+        def finished(result: object) -> None:
             self._building = None
-            return result
+            waiting, self._waiting = self._waiting, []
+            for d in waiting:
+                d.callback(None)
+            if isinstance(result, Failure):
+                self.log.failure("rendering the planet failed", result)
 
-        d = self.store.read(build)
-        d.addCallback(built)
-        d.addBoth(finished)
-        self._building = d
-        return d
+        building: Deferred[None] = self.store.read(build).addCallback(built)
+        building.addBoth(finished)
+        self._building = building
+        mine: Deferred[None] = Deferred()
+        self._waiting.append(mine)
+        return mine
 
     async def _fixed(self, path: str) -> Cached:
         await self.refresh()
         return self._outputs[path]
 
     async def _computed(self, key: str, make: Callable[[Database], Output | None]) -> Cached | None:
-        """A parameterised output, built on a reader thread and kept while the store is unchanged."""
+        """A parameterised output, built on a reader thread, kept while the store is unchanged."""
         generation = self.store.generation
         found = self._extra.get((generation, key))
         if found is not None:
@@ -248,7 +253,7 @@ class PlanetWeb:
             return serve(request, await self._fixed("/"))
         try:
             before = decode_cursor(before_text)
-        except BadCursor as e:
+        except CursorError as e:
             return bad_request(request, str(e))
         now = self._now()
         cached = await self._computed(

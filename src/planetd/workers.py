@@ -15,7 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 
@@ -23,7 +23,7 @@ from planetd.boundaries import EntryKey, ParsedFeed
 from planetd.parse import parse_feed
 
 
-class ParseTimeout(Exception):
+class ParseTimeoutError(Exception):
     """A parse ran past its time limit."""
 
 
@@ -90,7 +90,7 @@ class ParsePool:
         content_type: str | None,
         known: Mapping[EntryKey, str],
     ) -> Deferred[ParsedFeed]:
-        """Parse in a worker; errback with :class:`ParseTimeout` or the worker's crash."""
+        """Parse in a worker; errback with :class:`ParseTimeoutError` or the worker's crash."""
         return self._run(body, url, content_type, dict(known), retries=1)
 
     def _run(
@@ -115,8 +115,11 @@ class ParsePool:
 
         def on_timeout() -> None:
             timed_out.append(True)
-            self.log.warn("parsing {url} ran past {limit}s; restarting workers", url=url,
-                          limit=self.time_limit)
+            self.log.warn(
+                "parsing {url} ran past {limit}s; restarting workers",
+                url=url,
+                limit=self.time_limit,
+            )
             self._replace(generation)
 
         timer = self._reactor.callLater(self.time_limit, on_timeout)
@@ -125,7 +128,7 @@ class ParsePool:
             if timer.active():
                 timer.cancel()
             if timed_out:
-                result.errback(ParseTimeout(f"parsing took longer than {self.time_limit:g}s"))
+                result.errback(ParseTimeoutError(f"parsing took longer than {self.time_limit:g}s"))
                 return
             try:
                 parsed = done.result()
@@ -137,12 +140,29 @@ class ParsePool:
                 else:
                     result.errback(e)
                 return
-            except BaseException as e:  # noqa: BLE001 - any worker failure fails this feed only
+            except BaseException as e:
                 result.errback(e)
                 return
             result.callback(parsed)
 
-        future.add_done_callback(
-            lambda done: self._from_threads.callFromThread(deliver, done)
-        )
+        future.add_done_callback(lambda done: self._from_threads.callFromThread(deliver, done))
         return result
+
+
+class InlineParser:
+    """The :class:`ParsePool` interface, parsing on the calling thread.
+
+    For deterministic tests of the poller; the daemon always uses the pool.
+    """
+
+    def parse(
+        self,
+        body: bytes,
+        url: str,
+        content_type: str | None,
+        known: Mapping[EntryKey, str],
+    ) -> Deferred[ParsedFeed]:
+        try:
+            return succeed(parse_feed(body, url, content_type, known))
+        except Exception:
+            return fail()

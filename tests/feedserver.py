@@ -1,0 +1,44 @@
+"""A feed server for tests: twisted.web serving a folder on 127.0.0.1.
+
+Run as a script (``python feedserver.py DIR``) it prints ``PORT <n>`` once it
+listens, serves until it is terminated, and answers ``ETag`` and
+``Last-Modified`` like a well-behaved static server. Tests start it as a
+subprocess so that the daemon under test, also a subprocess, polls a real
+socket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+
+from twisted.internet import reactor
+from twisted.web import resource, server, static
+
+
+class ValidatingFile(static.File):
+    """``static.File`` plus a content ETag and ``If-None-Match`` handling."""
+
+    def render_GET(self, request):  # type: ignore[no-untyped-def]
+        path = self.path
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                etag = '"' + hashlib.sha1(f.read()).hexdigest() + '"'
+            request.setHeader(b"etag", etag.encode())
+            if request.getHeader(b"if-none-match") == etag.encode():
+                request.setResponseCode(304)
+                return b""
+        return super().render_GET(request)
+
+
+def main(folder: str) -> None:
+    root: resource.Resource = ValidatingFile(folder)
+    port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")  # type: ignore[attr-defined]
+    sys.stdout.write(f"PORT {port.getHost().port}\n")
+    sys.stdout.flush()
+    reactor.run()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
