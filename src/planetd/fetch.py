@@ -301,6 +301,18 @@ def _cancelled(failure: BaseException) -> bool:
     return any(isinstance(r.value, CancelledError) for r in reasons)
 
 
+def _tls_text(value: BaseException) -> str:
+    """pyOpenSSL and service_identity errors in words rather than reprs of tuples."""
+    if type(value).__name__ == "VerificationError":
+        return "certificate does not match the host name"
+    details = value.args[0] if value.args else None
+    if isinstance(details, list):
+        reasons = [str(d[-1]) for d in details if isinstance(d, tuple) and d and d[-1]]
+        if reasons:
+            return "; ".join(reasons)
+    return str(value) or type(value).__name__
+
+
 def _describe(failure: BaseException, url: str) -> str:
     """A connection or protocol failure as one line for the operator."""
     # ResponseNeverReceived / ResponseFailed wrap the real causes as Failures.
@@ -316,7 +328,7 @@ def _describe(failure: BaseException, url: str) -> str:
         return f"unsupported URL scheme: {urlsplit(url).scheme}"
     module = type(value).__module__
     if module.startswith(("OpenSSL", "service_identity")) or "ssl" in module.lower():
-        return f"TLS error: {value}".rstrip(": ")
+        return f"TLS error: {_tls_text(value)}"
     if isinstance(value, (ierror.ConnectionDone, ierror.ConnectionLost)):
         if isinstance(failure, ResponseNeverReceived):
             return "connection closed before a response"
@@ -352,16 +364,16 @@ class Fetcher:
         self._reactor = reactor
         self._user_agent = user_agent.encode("latin-1", "replace")
         if pool is None:
-            pool = HTTPConnectionPool(reactor, persistent=True)  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
+            pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool = pool
-        self._agent = Agent(reactor, pool=pool)  # type: ignore[no-untyped-call]  # Twisted leaves it unannotated
+        self._agent = Agent(reactor, pool=pool)
         self._threadpool = threadpool
         cwd_config = os.path.join(os.getcwd(), "planet.ini")
         self._resolve_file = resolve_file or (lambda url: file_path(url, cwd_config))
 
     def close(self) -> Deferred[None]:
         """Close idle pooled connections (call when the service stops)."""
-        return cast("Deferred[None]", self._pool.closeCachedConnections())  # type: ignore[no-untyped-call]  # unannotated in Twisted
+        return cast("Deferred[None]", self._pool.closeCachedConnections())
 
     def fetch(
         self, url: str, validators: Validators, *, timeout: float, max_bytes: int

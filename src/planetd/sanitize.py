@@ -103,7 +103,8 @@ _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 #: controls and spaces at both ends); we remove the same before resolving.
 _URL_TAB_NEWLINE = re.compile("[\t\n\r]")
 _URL_TRIM = "".join(map(chr, range(0x21)))
-_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
+_SCHEME_NAME = re.compile(r"[a-z][a-z0-9+.\-]*")
+_ASCII_IGNORED = dict.fromkeys([*range(0x21), 0x7F])
 
 #: C0 controls (except the HTML whitespace ones) and lone surrogates: never meaningful in an
 #: article, invalid in XML, and a lone surrogate cannot even be handed to nh3 (Rust strings).
@@ -128,27 +129,36 @@ _TEXT_BREAKS = frozenset(
 )  # fmt: skip
 
 
-def _squeezed(value: str) -> str:
-    """Lower-case ``value`` with every whitespace, control and format character removed.
+def _scheme(value: str) -> str | None:
+    """The scheme ``value`` would be read with, lower-cased, or None for a relative URL.
 
-    This is deliberately harsher than a browser: ``java\\u200bscript:`` is harmless to a
-    browser but looks like a script URL to a reviewer or a stricter checker, and dropping a
-    link is cheaper than arguing about it.
+    This is deliberately harsher than a browser: every whitespace, control and format
+    character is ignored, so ``java\u200bscript:`` counts as ``javascript`` even though a
+    browser would read it as a relative path; dropping such a link is cheaper than arguing
+    about it. A scheme ends at the first colon, so only the text before it is looked at.
     """
-    return "".join(
-        c for c in value if not c.isspace() and unicodedata.category(c)[0] != "C"
-    ).lower()
+    head, colon, _ = value.partition(":")
+    if not colon:
+        return None
+    if head.isascii():
+        name = head.translate(_ASCII_IGNORED).lower()
+    else:
+        name = "".join(
+            c for c in head if not c.isspace() and unicodedata.category(c)[0] != "C"
+        ).lower()
+    return name if _SCHEME_NAME.fullmatch(name) else None
 
 
 def _unsafe_scheme(value: str) -> bool:
-    """Whether ``value``, raw or entity-decoded once more, starts with a scheme we refuse.
+    """Whether ``value``, as given or entity-decoded once more, has a scheme we refuse.
 
     The extra unescape catches double-encoded tricks (``&amp;#106;avascript:``) that a
     browser would not run but that a consumer who unescapes again would.
     """
-    for candidate in (value, unescape(value)):
-        match = _SCHEME.match(_squeezed(candidate))
-        if match is not None and match.group(1) not in _SAFE_SCHEMES:
+    candidates = (value, unescape(value)) if "&" in value else (value,)
+    for candidate in candidates:
+        scheme = _scheme(candidate)
+        if scheme is not None and scheme not in _SAFE_SCHEMES:
             return True
     return False
 
@@ -162,7 +172,7 @@ def _judge_url(value: str, base_url: str | None) -> str | None:
     url = _URL_TAB_NEWLINE.sub("", value).strip(_URL_TRIM)
     if _unsafe_scheme(url):
         return None
-    if _SCHEME.match(_squeezed(url)) is None:
+    if _scheme(url) is None:
         # A relative reference: browsers read "\" as "/" in http(s) URLs.
         url = url.replace("\\", "/")
         try:
