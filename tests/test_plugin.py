@@ -57,7 +57,9 @@ def test_a_bad_config_is_one_line_and_a_nonzero_exit(tmp_path) -> None:
     )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("planetd:")]
-    assert lines == [f"planetd: {config}:3: key 'items_per_page': expected a whole number, got 'ten'"]
+    assert lines == [
+        f"planetd: {config}:3: key 'items_per_page': expected a whole number, got 'ten'"
+    ]
     assert not (tmp_path / "planetd.sqlite").exists()
 
 
@@ -69,7 +71,16 @@ def test_a_file_that_is_not_sqlite_is_refused_and_kept(tmp_path) -> None:
     precious.write_bytes(b"my thesis, chapter one\n" * 100)
     before = precious.read_bytes()
     result = subprocess.run(
-        [*twistd(), "-n", "--pidfile=", "planetd", "--config", str(config), "--database", str(precious)],
+        [
+            *twistd(),
+            "-n",
+            "--pidfile=",
+            "planetd",
+            "--config",
+            str(config),
+            "--database",
+            str(precious),
+        ],
         capture_output=True,
         text=True,
         env=subprocess_env(),

@@ -158,6 +158,9 @@ def feed_json(
     }
 
 
+_ENTRY_ID = re.compile(r"[0-9a-f]{24}")
+
+
 class CursorError(ValueError):
     """A ``before`` cursor that planetd did not make."""
 
@@ -176,6 +179,6 @@ def decode_cursor(text: str) -> tuple[float, str]:
         value = float(stamp)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise CursorError(f"not a cursor from this planet: {text[:60]!r}") from None
-    if not entry_id or value != value or abs(value) > 1e12:
+    if not _ENTRY_ID.fullmatch(entry_id) or value != value or abs(value) > 1e12:
         raise CursorError(f"not a cursor from this planet: {text[:60]!r}")
     return value, entry_id

@@ -216,11 +216,11 @@ class PlanetWeb:
             if isinstance(result, Failure):
                 self.log.failure("rendering the planet failed", result)
 
-        building: Deferred[None] = self.store.read(build).addCallback(built)
-        building.addBoth(finished)
-        self._building = building
         mine: Deferred[None] = Deferred()
         self._waiting.append(mine)
+        self._building = Deferred()
+        # The read may fire at once (an in-memory store): wire everything first.
+        self.store.read(build).addCallback(built).addBoth(finished)
         return mine
 
     async def _fixed(self, path: str) -> Cached:

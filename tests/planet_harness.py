@@ -1,0 +1,334 @@
+"""An in-process planet for tests, built from the daemon's real parts.
+
+:class:`DocumentServer` is a ``twisted.web`` server on 127.0.0.1 (port 0) that
+serves documents from a dict, each with its own status and response headers, so
+corpus files can be served with their ``Header:`` lines. :class:`Planet` wires a
+temporary SQLite file, :class:`~planetd.dbthreads.Store`,
+:class:`~planetd.fetch.Fetcher`, :class:`~planetd.workers.ParsePool` and
+:class:`~planetd.poller.Poller` exactly as :mod:`planetd.service` does, and reads
+``/api/entries``, ``/api/feeds`` and ``/`` through the Klein app in memory
+(``StubTreq``; the daemon's end-to-end test covers real HTTP).
+
+:class:`PlanetTestCase` is a trial test case (real reactor, ``async def`` tests)
+whose cleanups stop everything a test started: the poller, the parse workers,
+the store's threads, the fetcher's pooled connections and the listening port.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlencode
+
+import attrs
+import treq
+from treq.testing import StubTreq
+from twisted.internet import reactor as _reactor
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.task import deferLater
+from twisted.protocols.policies import WrappingFactory
+from twisted.trial import unittest
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+from twisted.web.server import Site as WebSite
+
+from planetd.boundaries import FeedConfig, FeedURL, PlanetConfig
+from planetd.config import file_path, parse_config
+from planetd.dbthreads import Store
+from planetd.fetch import Fetcher
+from planetd.poller import Poller, PollReport
+from planetd.render import Renderer
+from planetd.service import read_stylesheet, user_agent
+from planetd.site import Site
+from planetd.web import PlanetWeb
+from planetd.workers import ParsePool
+
+reactor: Any = _reactor
+
+__all__ = [
+    "Document",
+    "DocumentServer",
+    "Planet",
+    "PlanetTestCase",
+    "make_config",
+    "reactor",
+]
+
+
+@attrs.frozen
+class Document:
+    """One served document: its bytes, its status and the response headers to send."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    status: int = 200
+
+
+class _DocumentResource(Resource):
+    isLeaf = True
+
+    def __init__(self, server: DocumentServer) -> None:
+        super().__init__()
+        self._server = server
+
+    def render_GET(self, request: Request) -> bytes:
+        path = unquote(request.path.decode("ascii"))
+        document = self._server.documents.get(path)
+        if document is None:
+            self._server.requests.append((path, 404))
+            request.setResponseCode(404)
+            request.setHeader(b"content-type", b"text/plain")
+            return b"not found\n"
+        names = {name.lower() for name, _ in document.headers}
+        for name, value in document.headers:
+            request.responseHeaders.addRawHeader(
+                name.encode("latin-1"), value.encode("latin-1", "replace")
+            )
+        if "content-type" not in names and document.status == 200:
+            request.setHeader(b"content-type", b"application/xml")
+        status = 304 if _unchanged(request, document) else document.status
+        self._server.requests.append((path, status))
+        request.setResponseCode(status)
+        return b"" if status in (204, 304) else document.body
+
+
+def _unchanged(request: Request, document: Document) -> bool:
+    """What feedparser's old test server did: 304 when a validator matches exactly."""
+    sent = {name.lower(): value for name, value in document.headers}
+    if_none_match = request.getHeader(b"if-none-match")
+    if if_none_match is not None and "etag" in sent:
+        return bool(if_none_match.decode("latin-1") == sent["etag"])
+    since = request.getHeader(b"if-modified-since")
+    if since is not None and "last-modified" in sent:
+        return bool(since.decode("latin-1") == sent["last-modified"])
+    return False
+
+
+class _QuietSite(WebSite):
+    noisy = False
+
+    def log(self, request: Request) -> None:
+        """No access log: :attr:`DocumentServer.requests` records what was asked."""
+
+
+class _TrackingFactory(WrappingFactory):
+    """Remembers open connections so that stopping can close them and wait."""
+
+    noisy = False
+
+    def __init__(self, wrapped: WebSite) -> None:
+        super().__init__(wrapped)
+        self.all_lost: list[Deferred[None]] = []
+
+    def unregisterProtocol(self, p: Any) -> None:
+        super().unregisterProtocol(p)
+        if not self.protocols:
+            waiting, self.all_lost = self.all_lost, []
+            for d in waiting:
+                d.callback(None)
+
+
+class DocumentServer:
+    """Serves ``documents`` (path → :class:`Document`) on 127.0.0.1; change them at will."""
+
+    def __init__(self, reactor: Any, documents: Mapping[str, Document] | None = None) -> None:
+        self.documents: dict[str, Document] = dict(documents or {})
+        #: ``(path, status)`` of every request, in order.
+        self.requests: list[tuple[str, int]] = []
+        self._factory = _TrackingFactory(_QuietSite(_DocumentResource(self), reactor=reactor))
+        self._port = reactor.listenTCP(0, self._factory, interface="127.0.0.1")
+        self.base_url = f"http://127.0.0.1:{self._port.getHost().port}"
+
+    def url(self, path: str) -> str:
+        """The URL that serves ``path`` (which starts with ``/``)."""
+        return self.base_url + quote(path)
+
+    def stop(self) -> Deferred[None]:
+        """Stop listening, close open connections, fire once every one is gone."""
+        waits: list[Deferred[Any]] = []
+        stopped = self._port.stopListening()
+        if stopped is not None:
+            waits.append(stopped)
+        if self._factory.protocols:
+            lost: Deferred[None] = Deferred()
+            self._factory.all_lost.append(lost)
+            waits.append(lost)
+            for protocol in list(self._factory.protocols):
+                protocol.transport.abortConnection()
+        return gatherResults(waits).addCallback(lambda _: None) if waits else succeed(None)
+
+
+def make_config(
+    urls: Iterable[str],
+    folder: str,
+    *,
+    feed_options: Mapping[str, Mapping[str, Any]] | None = None,
+    **planet: Any,
+) -> PlanetConfig:
+    """A :class:`PlanetConfig` for ``urls`` with test-friendly polling limits.
+
+    Every feed is named after its URL; ``feed_options`` overrides
+    :class:`FeedConfig` fields per URL and ``planet`` sets ``[Planet]`` fields.
+    """
+    values: dict[str, Any] = {
+        "name": "Test Planet",
+        "min_interval": 1.0,
+        "concurrency": 64,
+        "per_host_concurrency": 64,
+        "feed_timeout": 20.0,
+    }
+    values.update(planet)
+    feed_options = feed_options or {}
+    feeds = tuple(
+        FeedConfig(
+            url=FeedURL(url),
+            name=url,
+            poll_interval=3600.0,
+            feed_timeout=values["feed_timeout"],
+            max_feed_bytes=10 * 1024 * 1024,
+            **dict(feed_options.get(url, {})),
+        )
+        for url in urls
+    )
+    return PlanetConfig(path=str(Path(folder) / "planet.ini"), feeds=feeds, **values)
+
+
+def config_from_ini(text: str, folder: str) -> PlanetConfig:
+    """A :class:`PlanetConfig` read from INI ``text`` by planetd's own config reader."""
+    path = Path(folder) / "planet.ini"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, str(path))
+
+
+class Planet:
+    """A planet's store, fetcher, parse pool, poller and web app, wired as the daemon does."""
+
+    def __init__(self, reactor: Any, config: PlanetConfig, database: str, *, workers: int = 2):
+        self.reactor = reactor
+        self.config = config
+        self.store = Store(reactor, database)
+        self.parser = ParsePool(reactor, workers=workers)
+        self.fetcher = Fetcher(
+            reactor,
+            user_agent=user_agent(config),
+            resolve_file=lambda url: file_path(url, config.path),
+        )
+        self.poller = Poller(
+            config, self.store, self.fetcher, self.parser, reactor, rng=random.Random(4)
+        )
+        renderer = Renderer(config)
+        self.web = PlanetWeb(
+            Site(config, renderer),
+            self.store,
+            reactor,
+            stylesheet=read_stylesheet(renderer),
+        )
+        self.http = StubTreq(self.web.app.resource())
+        self._started = False
+
+    async def start(self) -> None:
+        """Open the store, start the workers, load the feeds (the service's start, minus ports)."""
+        await self.store.start()
+        self._started = True
+        self.parser.start()
+        await self.poller.load()
+
+    async def stop(self) -> None:
+        """The service's stop: poller, parse workers, pooled connections, store."""
+        await self.poller.stop()
+        self.parser.stop()
+        await self.fetcher.close()
+        if self._started:
+            await self.store.stop()
+            self._started = False
+
+    async def poll(self, urls: Iterable[str] | None = None) -> list[PollReport]:
+        """Poll ``urls`` (default: every feed) once, concurrently within the caps."""
+        chosen = [FeedURL(u) for u in (urls if urls is not None else self.poller.feeds)]
+        return await self.poller.poll_once(chosen)
+
+    async def _settle(self, d: Deferred[Any]) -> Any:
+        """Wait for ``d`` while pumping the in-memory connection and letting threads finish."""
+        box: list[Any] = []
+        d.addBoth(box.append)
+        while not box:
+            self.http.flush()
+            if not box:
+                await deferLater(self.reactor, 0.002, lambda: None)
+        result = box[0]
+        if hasattr(result, "raiseException"):
+            result.raiseException()
+        return result
+
+    async def get(self, path: str, **params: str) -> tuple[int, bytes]:
+        """``GET path`` from the Klein app: status and body."""
+        url = "http://planet.test" + path + ("?" + urlencode(params) if params else "")
+        response = await self._settle(self.http.get(url))
+        body = await self._settle(treq.content(response))
+        return int(response.code), bytes(body)
+
+    async def get_json(self, path: str, **params: str) -> Any:
+        status, body = await self.get(path, **params)
+        assert status == 200, (path, params, status, body[:300])
+        return json.loads(body.decode("utf-8"))
+
+    async def entries(self, *, hidden: bool = True, feed: str | None = None) -> list[Any]:
+        """Every entry ``/api/entries`` lists (``hidden=1``, ``limit=500``), following ``next``."""
+        params: dict[str, str] = {"limit": "500"}
+        if hidden:
+            params["hidden"] = "1"
+        if feed is not None:
+            params["feed"] = feed
+        found: list[Any] = []
+        while True:
+            page = await self.get_json("/api/entries", **params)
+            found.extend(page["entries"])
+            if not page["next"]:
+                return found
+            params["before"] = page["next"]
+
+    async def feeds(self) -> list[Any]:
+        """The ``/api/feeds`` list."""
+        return list((await self.get_json("/api/feeds"))["feeds"])
+
+    async def river(self) -> str:
+        """The ``/`` page as text."""
+        status, body = await self.get("/")
+        assert status == 200, (status, body[:300])
+        return body.decode("utf-8")
+
+
+class PlanetTestCase(unittest.TestCase):
+    """Trial test case with helpers that start a server and planets and clean them up."""
+
+    timeout = 120
+
+    def serve(self, documents: Mapping[str, Document] | None = None) -> DocumentServer:
+        """Start a :class:`DocumentServer`; it stops after the test."""
+        server = DocumentServer(reactor, documents)
+        self.addCleanup(server.stop)
+        return server
+
+    def folder(self) -> str:
+        """A temporary folder removed after the test."""
+        holder = tempfile.TemporaryDirectory(prefix="planetd-harness-")
+        self.addCleanup(holder.cleanup)
+        return holder.name
+
+    async def planet(self, config: PlanetConfig, *, workers: int = 2) -> Planet:
+        """Start a :class:`Planet` on a fresh SQLite file; it stops after the test."""
+        database = str(Path(self.folder()) / "planet.sqlite")
+        planet = Planet(reactor, config, database, workers=workers)
+        self.addCleanup(lambda: Deferred.fromCoroutine(planet.stop()))
+        await planet.start()
+        return planet
+
+    async def planet_for(
+        self, urls: Sequence[str], *, workers: int = 2, **options: Any
+    ) -> Planet:
+        """A started planet subscribed to ``urls`` (options as :func:`make_config`)."""
+        return await self.planet(make_config(urls, self.folder(), **options), workers=workers)
