@@ -327,8 +327,6 @@ class PlanetTestCase(unittest.TestCase):
         await planet.start()
         return planet
 
-    async def planet_for(
-        self, urls: Sequence[str], *, workers: int = 2, **options: Any
-    ) -> Planet:
+    async def planet_for(self, urls: Sequence[str], *, workers: int = 2, **options: Any) -> Planet:
         """A started planet subscribed to ``urls`` (options as :func:`make_config`)."""
         return await self.planet(make_config(urls, self.folder(), **options), workers=workers)

@@ -11,7 +11,7 @@ HEAVY = ("treq", "feedparser", "klein", "jinja2", "nh3", "planetd.store", "sqlit
 
 
 def test_importing_the_plugin_loads_nothing_heavy() -> None:
-    """`twistd --help` imports every plugin: ours must not pull in treq, feedparser, klein, jinja2."""
+    """`twistd --help` imports every plugin: ours pulls in no treq, feedparser, klein, jinja2."""
     code = (
         "import sys; from twisted.plugins import planetd_plugin; "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"

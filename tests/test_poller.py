@@ -7,6 +7,7 @@ the parser and the store are the real ones, run inline on the test's thread.
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,7 +148,7 @@ def test_a_good_feed_is_polled_again_after_its_interval(harness_factory) -> None
     h.start()
     h.run_for(2.5 * 3600, step=10)
     times = h.fetcher.times(A)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(times)]
     assert len(times) == 3
     assert all(0.9 * 3600 - 10 <= g <= 1.1 * 3600 + 10 for g in gaps)
 
@@ -170,7 +171,7 @@ def test_a_failing_feed_backs_off_and_never_stops_the_others(harness_factory) ->
     h.start()
     h.run_for(8 * 3600, step=30)
     failing = h.fetcher.times(A)
-    gaps = [b - a for a, b in zip(failing, failing[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(failing)]
     assert gaps == sorted(gaps) and gaps[-1] > 1.5 * gaps[0]
     assert len(h.fetcher.times(B)) >= 7
     states = {s.url: s for s in h.db.feed_states()}

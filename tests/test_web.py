@@ -2,7 +2,8 @@
 
 The app is driven in memory with ``treq.testing.RequestTraversalAgent`` (the
 agent under ``StubTreq``, used raw so that no client-side decompression hides
-what was sent) over a real SQLite file (the daemon end-to-end test covers the same app on a real socket).
+what was sent) over a real SQLite file. The daemon end-to-end test covers the
+same app on a real socket.
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ def header(headers: Any, name: str) -> str | None:
     return values[0] if values else None
 
 
-PATHS = ["/", "/feeds", "/atom.xml", "/rss20.xml", "/opml.xml", "/feed.json", "/api/entries",
-         "/api/feeds", "/planetd.css", "/api/entries?limit=2", f"/feeds/{feed_id('https://a.example.org/feed')}"]  # fmt: skip
+PATHS = [
+    "/", "/feeds", "/atom.xml", "/rss20.xml", "/opml.xml", "/feed.json", "/api/entries",
+    "/api/feeds", "/planetd.css", "/api/entries?limit=2",
+    f"/feeds/{feed_id('https://a.example.org/feed')}",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", PATHS)
