@@ -7,9 +7,9 @@ the parser and the store are the real ones, run inline on the test's thread.
 from __future__ import annotations
 
 import random
-from itertools import pairwise
 from collections import defaultdict
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
