@@ -11,9 +11,11 @@ from corpus import CORPUS
 from planetd.boundaries import FutureDates, PlanetConfig
 from planetd.config import (
     DEFAULT_DATABASE,
+    PLANET_SECTION,
     DEFAULT_LISTEN,
     IGNORED_KEYS,
     ConfigError,
+    _Reader,
     file_path,
     load_config,
     parse_config,
@@ -332,11 +334,12 @@ def test_feed_sections_inherit_planet_wide_values() -> None:
     assert feed.future_dates is FutureDates.KEEP
     assert feed.new_feed_items == 4
     assert feed.cache_keep_entries is None
-    assert dict(feed.extra) == {"name": "Jane"}
+    assert dict(feed.extra) == {}
 
 
 def test_per_feed_keys_override_planet_wide_ones() -> None:
-    """Each per-feed key wins over the planet-wide one for its feed only."""
+    """Each per-feed key wins over the planet-wide one for its feed only; keys planetd
+    does not read (Planet's face, ...) are kept for templates."""
     planet = config(
         "[Planet]\npoll_interval = 2h\nfilter = py\nnew_feed_items = 4\n\n"
         "[http://a.example/rss]\nname = A\npoll_interval = 15m\nfeed_timeout = 5s\n"
@@ -353,7 +356,7 @@ def test_per_feed_keys_override_planet_wide_ones() -> None:
     assert a.future_dates is FutureDates.IGNORE_ENTRY
     assert a.new_feed_items is None
     assert a.cache_keep_entries == 100
-    assert dict(a.extra) == {"name": "A", "face": "jane.png"}
+    assert dict(a.extra) == {"face": "jane.png"}
     assert b.poll_interval == 7200.0
     assert b.filter == "py"
     assert b.new_feed_items == 4
@@ -465,6 +468,17 @@ def test_min_interval_alone_above_default_max_names_a_line() -> None:
     assert error.line is not None
     assert error.key is not None
     assert f":{error.line}: " in str(error)
+
+
+def test_line_of_finds_section_headers_and_keys() -> None:
+    """The line finder used by every error: a section header, a key in the right section
+    (not a same-named key of another section), and None for what is not written."""
+    reader = _Reader("p.ini", "[http://a/]\nfilter = a\n[Planet]\n  Filter: b\n")
+    assert reader.line_of(PLANET_SECTION) == 3
+    assert reader.line_of(PLANET_SECTION, "filter") == 4
+    assert reader.line_of("http://a/", "filter") == 2
+    assert reader.line_of(PLANET_SECTION, "exclude") is None
+    assert reader.line_of("http://b/") is None
 
 
 def test_no_planet_section_is_refused() -> None:

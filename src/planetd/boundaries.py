@@ -87,7 +87,7 @@ class PlanetConfig:
     owner_email: str = ""
     items_per_page: int = 60
     days_per_page: int = 0
-    date_format: str = "%d %b %Y %I:%M%p GMT"
+    date_format: str = "%d %b %Y %I:%M%P %Z"
     new_date_format: str = "%d %b %Y"
     new_feed_items: int | None = None
     activity_threshold: int | None = None
