@@ -14,6 +14,7 @@ from pathlib import Path
 
 import html5lib
 import pytest
+
 from conftest import REPO, Daemon, FeedServer
 from feeds import atom
 

@@ -77,6 +77,7 @@ class _Command(usage.Options):
     ``self["config"]``); ``run`` does the command and gives the exit status.
     """
 
+    synopsis = "PLANET.INI"
     argument = "config"
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
