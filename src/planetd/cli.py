@@ -70,7 +70,16 @@ _DATABASE = [
 ]
 
 
-class _Command(usage.Options):
+class _Options(usage.Options):
+    """Options with planetd's ``--version`` (Twisted's would print Twisted's)."""
+
+    def opt_version(self) -> None:
+        """Print planetd's version and exit."""
+        print(f"planetd {__version__}")
+        sys.exit(0)
+
+
+class _Command(_Options):
     """A command's options, which may come before or after its one argument.
 
     ``argument`` names the positional argument (``PLANET.INI`` is stored as
@@ -183,7 +192,7 @@ class OpmlImportOptions(_Command):
         return opml_import(self["opml"], self["config"])
 
 
-class OpmlOptions(usage.Options):
+class OpmlOptions(_Options):
     synopsis = "export|import ..."
     longdesc = "Subscriptions out to OPML, or in from OPML."
     subCommands = [
@@ -196,7 +205,7 @@ class OpmlOptions(usage.Options):
             raise usage.UsageError("opml needs a command: export or import")
 
 
-class Options(usage.Options):
+class Options(_Options):
     """``planetd COMMAND ...``."""
 
     synopsis = "Usage: planetd"
@@ -208,11 +217,6 @@ class Options(usage.Options):
         ["feeds", None, FeedsOptions, "Show the feeds' health."],
         ["opml", None, OpmlOptions, "Export or import subscriptions as OPML."],
     ]
-
-    def opt_version(self) -> None:
-        """Print planetd's version and exit."""
-        print(f"planetd {__version__}")
-        sys.exit(0)
 
     def postOptions(self) -> None:
         if not self.subCommand:

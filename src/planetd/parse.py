@@ -69,8 +69,9 @@ def parse_feed(
     known = known or {}
     entries: list[ParsedEntry] = []
     seen: set[EntryKey] = set()
+    feed_author = plain_text(feed.get("author", "") or "") or None
     for raw in raw_entries:
-        entry = _parse_entry(raw, feed_base, known)
+        entry = _parse_entry(raw, feed_base, known, feed_author)
         if entry.key in seen:
             # Some feeds repeat an entry; the first (newest by convention) wins.
             continue
@@ -94,7 +95,10 @@ def _describe(exc: object) -> str:
     return f"{type(exc).__name__}: {first}"[:300] if first else type(exc).__name__
 
 
-def _parse_entry(raw: Any, feed_base: str, known: Mapping[EntryKey, str]) -> ParsedEntry:
+def _parse_entry(
+    raw: Any, feed_base: str, known: Mapping[EntryKey, str], feed_author: str | None = None
+) -> ParsedEntry:
+    """One entry; an entry without an author inherits the feed's (as Atom specifies)."""
     content_value, content_type, content_base = _choose_content(raw)
     base = content_base or _safe_link(raw.get("link"), feed_base) or feed_base
     link = _safe_link(raw.get("link"), base)
@@ -126,7 +130,7 @@ def _parse_entry(raw: Any, feed_base: str, known: Mapping[EntryKey, str]) -> Par
     digest = raw_hash.hexdigest()
     published = _to_datetime(raw.get("published_parsed"))
     updated = _to_datetime(raw.get("updated_parsed"))
-    author = plain_text(raw.get("author", "") or "") or None
+    author = plain_text(raw.get("author", "") or "") or feed_author
     if known.get(key) == digest:
         return ParsedEntry(
             key=key,
