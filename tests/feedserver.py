@@ -2,7 +2,7 @@
 
 Run as a script (``python feedserver.py DIR``) it prints ``PORT <n>`` once it
 listens, serves until it is terminated, and answers ``ETag`` and
-``Last-Modified`` like a well-behaved static server. Tests start it as a
+``Last-Modified`` like a well-behaved static server; ``/hang`` never answers. Tests start it as a
 subprocess so that the daemon under test, also a subprocess, polls a real
 socket.
 """
@@ -32,8 +32,18 @@ class ValidatingFile(static.File):
         return super().render_GET(request)
 
 
+class Hang(resource.Resource):
+    """Accepts the request and never answers: a feed host that hangs."""
+
+    isLeaf = True
+
+    def render_GET(self, request):  # type: ignore[no-untyped-def]
+        return server.NOT_DONE_YET
+
+
 def main(folder: str) -> None:
     root: resource.Resource = ValidatingFile(folder)
+    root.putChild(b"hang", Hang())
     port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")  # type: ignore[attr-defined]
     sys.stdout.write(f"PORT {port.getHost().port}\n")
     sys.stdout.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 from pathlib import Path
 
 import html5lib
@@ -133,3 +134,26 @@ def river_outline(page: bytes) -> list[tuple[str, list[str]]]:
             titles.append(f"{source}: {title}")
         outline.append((re.sub(r"\s+", " ", heading), titles))
     return outline
+
+
+def test_a_hanging_feed_delays_nothing(
+    tmp_path: Path, feed_server: FeedServer, make_daemon
+) -> None:
+    """While one feed's host never answers, the others are polled and / answers at once."""
+    config = write_planet(tmp_path, feed_server)
+    with config.open("a") as f:
+        f.write(f"\n[{feed_server.url('hang')}]\nname = Hanging Blog\nfeed_timeout = 60s\n")
+    daemon: Daemon = make_daemon(config)
+    daemon.start()
+    daemon.wait_until(
+        lambda: len(daemon.json("/api/entries")["entries"]) == 5, 30, "the other feeds' entries"
+    )
+    started = time.monotonic()
+    status, _, page = daemon.get("/")
+    elapsed = time.monotonic() - started
+    assert status == 200
+    assert elapsed < 1.0
+    assert b"Hanging Blog" in page
+    states = {f["name"]: f["status"] for f in daemon.json("/api/feeds")["feeds"]}
+    assert states == {"Planet Python": "ok", "Planet Twisted": "ok", "Hanging Blog": "pending"}
+    stop_cleanly(daemon)

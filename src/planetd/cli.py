@@ -354,7 +354,7 @@ class _PollDisplay:
     def start(self, due: int, configured: int, poll_all: bool) -> None:
         what = "all" if poll_all else "due"
         if not _is_terminal(self.out):
-            self.out.write(f"polling {due} {what} feeds of {configured}\n")
+            self.out.write(f"polling {due} of {configured} feeds ({what})\n")
             self.out.flush()
             return
         from rich.console import Console
@@ -373,7 +373,7 @@ class _PollDisplay:
             TimeElapsedColumn(),
             console=Console(file=self.out),
         )
-        self._task = self._progress.add_task(f"{what} feeds", total=due)
+        self._task = self._progress.add_task(f"{due} {what} feeds", total=due)
         self._progress.start()
 
     def polled(self, report: PollReport) -> None:
@@ -436,6 +436,7 @@ async def _poll(
         if not finished:
             display.interrupted = True
             display.stop()
+            sys.stderr.write("planetd: interrupted; closing the database\n")
         return Deferred.fromCoroutine(aggregation.close())
 
     reactor.addSystemEventTrigger("before", "shutdown", on_shutdown)
@@ -573,7 +574,9 @@ def _print_table(rows: Sequence[Sequence[str]], total: str) -> None:
     styles = {"ok": "green", "failing": "red", "gone": "magenta", "pending": "yellow"}
     table = Table(caption=total)
     for column in ("feed", "status", "last success", "next poll", "entries", "last error"):
-        table.add_column(column, justify="right" if column == "entries" else "left")
+        table.add_column(
+            column, justify="right" if column == "entries" else "left", overflow="fold"
+        )
     for name, url, status, success, next_poll, entries, error in rows:
         feed = Text(name)
         feed.append("\n" + url, style="dim")

@@ -250,10 +250,11 @@ def parse_config(text: str, path: str) -> PlanetConfig:
     min_interval = float(values.get("min_interval", 300.0))  # type: ignore[arg-type]
     max_interval = float(values.get("max_interval", 86400.0))  # type: ignore[arg-type]
     if min_interval < 1 or max_interval < min_interval:
+        key = "max_interval" if "max_interval" in planet and min_interval >= 1 else "min_interval"
         raise ConfigError(
             path,
-            reader.line_of(PLANET_SECTION, "max_interval"),
-            "max_interval",
+            reader.line_of(PLANET_SECTION, key),
+            key,
             f"needs 1s <= min_interval ({min_interval:g}s) <= max_interval ({max_interval:g}s)",
         )
 
