@@ -62,10 +62,13 @@ class FeedServer:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.access_log = folder.parent / f"{folder.name}-access.log"
+        env = subprocess_env()
+        env["FEEDSERVER_LOG"] = str(self.access_log)
         self.process = subprocess.Popen(
             [sys.executable, str(HERE / "feedserver.py"), str(folder)],
             stdout=subprocess.PIPE,
-            env=subprocess_env(),
+            env=env,
             text=True,
         )
         assert self.process.stdout is not None
@@ -77,6 +80,13 @@ class FeedServer:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}"
+
+    def accesses(self) -> list[tuple[int, str]]:
+        """Every (status, path) served so far."""
+        if not self.access_log.exists():
+            return []
+        lines = self.access_log.read_text().split()
+        return [(int(s), p) for s, p in zip(lines[::2], lines[1::2], strict=True)]
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -17,6 +17,16 @@ from twisted.internet import reactor
 from twisted.web import resource, server, static
 
 
+ACCESS_LOG = os.environ.get("FEEDSERVER_LOG")
+
+
+def log_access(request, status: int) -> None:  # type: ignore[no-untyped-def]
+    """Append ``status path`` to $FEEDSERVER_LOG, so tests can count what was downloaded."""
+    if ACCESS_LOG:
+        with open(ACCESS_LOG, "a") as f:
+            f.write(f"{status} {request.path.decode()}\n")
+
+
 class ValidatingFile(static.File):
     """``static.File`` plus a content ETag and ``If-None-Match`` handling."""
 
@@ -28,7 +38,9 @@ class ValidatingFile(static.File):
             request.setHeader(b"etag", etag.encode())
             if request.getHeader(b"if-none-match") == etag.encode():
                 request.setResponseCode(304)
+                log_access(request, 304)
                 return b""
+            log_access(request, 200)
         return super().render_GET(request)
 
 

@@ -232,19 +232,20 @@ class Planet:
 
     async def start(self) -> None:
         """Open the store, start the workers, load the feeds (the service's start, minus ports)."""
-        await self.store.start()
         self._started = True
+        await self.store.start()
         self.parser.start()
         await self.poller.load()
 
     async def stop(self) -> None:
-        """The service's stop: poller, parse workers, pooled connections, store."""
+        """The service's stop: poller, parse workers, pooled connections, store (idempotent)."""
+        if not self._started:
+            return
         await self.poller.stop()
         self.parser.stop()
         await self.fetcher.close()
-        if self._started:
-            await self.store.stop()
-            self._started = False
+        await self.store.stop()
+        self._started = False
 
     async def poll(self, urls: Iterable[str] | None = None) -> list[PollReport]:
         """Poll ``urls`` (default: every feed) once, concurrently within the caps."""
@@ -319,9 +320,15 @@ class PlanetTestCase(unittest.TestCase):
         self.addCleanup(holder.cleanup)
         return holder.name
 
-    async def planet(self, config: PlanetConfig, *, workers: int = 2) -> Planet:
-        """Start a :class:`Planet` on a fresh SQLite file; it stops after the test."""
-        database = str(Path(self.folder()) / "planet.sqlite")
+    async def planet(
+        self, config: PlanetConfig, *, workers: int = 2, database: str | None = None
+    ) -> Planet:
+        """Start a :class:`Planet` (on a fresh SQLite file unless ``database`` names one).
+
+        It stops after the test; :meth:`Planet.stop` may also be awaited earlier, for
+        instance to restart on the same database with another config.
+        """
+        database = database or str(Path(self.folder()) / "planet.sqlite")
         planet = Planet(reactor, config, database, workers=workers)
         self.addCleanup(lambda: Deferred.fromCoroutine(planet.stop()))
         await planet.start()

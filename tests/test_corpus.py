@@ -362,20 +362,27 @@ class ExpectJudge:
                 return Verdict("match", "title as plain text, spacing differs")
         return self._parser_difference(expected, actual, raw.get("title", ""), "title")
 
-    def _parser_difference(self, expected: str, actual_text: str, raw_value: str, what: str):
+    def _parser_difference(
+        self, expected: str, actual: str, raw_value: str, what: str
+    ) -> Verdict:
         """Where feedparser's sgmllib-based sanitizer and a browser's HTML5 parser disagree.
 
-        planetd parses like a browser. The difference counts as intended only if the
-        text a browser shows for the raw input is exactly what planetd shows, and
-        feedparser's text is not.
+        planetd parses like a browser. The difference counts as intended only where
+        what a browser (html5lib here) makes of the raw input is exactly what planetd
+        shows, and feedparser's value is not: the same markup, or for titles and for
+        elements planetd drops whole, the same text.
         """
-        shown = _squash(actual_text)
+        if canonical_html(expected) != canonical_html(actual) and canonical_html(
+            raw_value
+        ) == canonical_html(actual):
+            return Verdict("intended", "parsed as an HTML5 browser parses it")
+        shown = _squash(visible_text(actual))
         if _squash(visible_text(expected)) != shown:
             if _squash(visible_text(raw_value)) == shown:
                 return Verdict("intended", "parsed as an HTML5 browser parses it")
             if _squash(visible_text(raw_value, dropped=DROPPED_WITH_CONTENT)) == shown:
                 return Verdict("intended", "object/embed/applet dropped with their fallback")
-        return Verdict("mismatch", f"{what} {actual_text!r} != {expected!r}")
+        return Verdict("mismatch", f"{what} {actual!r} != {expected!r}")
 
     def _judge_link(self, expected: str, stored: Mapping[str, Any], raw: Any) -> Verdict:
         actual = stored["link"]
@@ -439,9 +446,7 @@ class ExpectJudge:
                     "intended", "resolved against the document URL, not Content-Location"
                 )
             return Verdict("match", kind)
-        return self._parser_difference(
-            expected, visible_text(actual), detail.get("value") or "", "content"
-        )
+        return self._parser_difference(expected, actual, detail.get("value") or "", "content")
 
     def _judge_date(self, expected: datetime | None, actual: str | None) -> Verdict:
         if expected is None:
@@ -537,6 +542,9 @@ CANARY = Document(
 </feed>""",
     (("Content-Type", "application/atom+xml"),),
 )
+
+#: What planetd says of a document feedparser finds no feed in.
+NOT_RECOGNIZED = "not a feed: no RSS, Atom or JSON feed found"
 
 #: Last errors that mean planetd itself broke, not the feed.
 CRASH_PREFIXES = ("parser failed", "internal error", "storing failed")
@@ -654,5 +662,308 @@ class FeedparserCorpusTests(CorpusTestCase):
             f" {len(run.entries)} entries served\n{tally.summary()}"
         )
         assert not tally.mismatches, tally.summary() + "\n" + "\n".join(tally.mismatches)
-        assert tally.checked >= 900
+        assert tally.checked >= 800
         assert tally.matched >= 0.95 * tally.checked, tally.summary()
+
+
+# -- feedparser's HTTP-status and compression documents ------------------------------------------
+
+_HEADER_LINE = re.compile(r"^Header:\s+([^:]+):(.*)$", re.MULTILINE)
+_LEGACY_ORIGIN = "http://localhost:8097"
+
+
+def legacy_http_documents(base_url: str) -> dict[str, Document]:
+    """``http/`` and ``compression/`` served as feedparser's old test server served them.
+
+    ``Header:`` lines become response headers, a ``Status:`` pseudo-header the status,
+    redirect targets on ``localhost:8097`` move to ``base_url``, and the special path
+    ``/-/return-304.xml`` answers an empty 304. ``*.gz`` goes out as gzip and ``*.z`` as
+    deflate, byte for byte as stored.
+    """
+    documents: dict[str, Document] = {"/-/return-304.xml": Document(b"", status=304)}
+    for path in sorted((HTTP_LEGACY / "http").glob("*.xml")):
+        body = path.read_bytes()
+        headers: list[tuple[str, str]] = []
+        status = 200
+        comment = body.decode("utf-8", "ignore").split("-->", 1)[0]
+        for name, value in _HEADER_LINE.findall(comment):
+            value = value.strip().replace(_LEGACY_ORIGIN, base_url)
+            if name.lower() == "status":
+                status = int(value)
+            else:
+                headers.append((name, value))
+        if status == 200:
+            headers.append(("Content-Type", "application/xml"))
+        documents[f"/tests/http/{path.name}"] = Document(body, tuple(headers), status)
+    for path in sorted((HTTP_LEGACY / "compression").iterdir()):
+        encoding = {".gz": "gzip", ".z": "deflate"}[path.suffix]
+        documents[f"/tests/compression/{path.name}"] = Document(
+            path.read_bytes(),
+            (("Content-Type", "application/xml"), ("Content-Encoding", encoding)),
+        )
+    return documents
+
+
+class LegacyHTTPTests(CorpusTestCase):
+    async def test_statuses_redirects_and_compression(self) -> None:
+        """feedparser's old HTTP-status and compression documents, polled twice: redirects
+        are followed (a permanent one is remembered), 404 and a Location-less 302 fail with
+        the status stored, an ETag comes back as 304 with the entries kept, a redirect to an
+        empty 304 does not crash, gzip and both deflate forms decode, and a body that lies
+        about its Content-Encoding fails the poll instead of being parsed as garbage."""
+        server = self.serve()
+        server.documents.update(legacy_http_documents(server.base_url))
+        subscribed = sorted(p for p in server.documents if p.startswith("/tests/"))
+        urls = {p.rsplit("/", 1)[1]: server.url(p) for p in subscribed}
+        planet = await self.planet_for(list(urls.values()))
+
+        async def poll_and_read() -> tuple[dict[str, Any], dict[str, list[Any]]]:
+            reports = await planet.poll()
+            assert len(reports) == len(urls)
+            feeds = {f["url"]: f for f in await planet.feeds()}
+            entries: dict[str, list[Any]] = {}
+            for entry in await planet.entries():
+                entries.setdefault(entry["feed_url"], []).append(entry)
+            return feeds, entries
+
+        feeds, entries = await poll_and_read()
+        target = server.url("/tests/http/target.xml")
+        for name in ("http_status_301.xml", "http_status_302.xml", "http_status_303.xml",
+                     "http_status_307.xml"):  # fmt: skip
+            feed = feeds[urls[name]]
+            assert (feed["status"], feed["http_status"]) == ("ok", 200), feed
+            assert [e["title"] for e in entries[urls[name]]] == ["target"], name
+            assert feed["moved_to"] == (target if name == "http_status_301.xml" else None), feed
+        for name, status in (("http_status_404.xml", 404), ("http_status_302-no-location.xml", 302)):
+            feed = feeds[urls[name]]
+            assert (feed["status"], feed["http_status"]) == ("failing", status), feed
+            assert urls[name] not in entries
+        assert [e["title"] for e in entries[urls["http_status_304.xml"]]] == ["title 304"]
+        redirect_to_304 = feeds[urls["http_redirect_to_304.xml"]]
+        assert redirect_to_304["http_status"] == 304, redirect_to_304
+        assert "not a feed" not in (redirect_to_304["last_error"] or "")
+        for name in ("gzip.gz", "deflate.z", "deflate-no-headers.z"):
+            feed = feeds[urls[name]]
+            assert (feed["status"], feed["last_error"]) == ("ok", None), feed
+        for name, encoding in (
+            ("gzip-not-compressed.gz", "gzip"),
+            ("gzip-struct-error.gz", "gzip"),
+            ("deflate-not-compressed.z", "deflate"),
+        ):
+            feed = feeds[urls[name]]
+            assert feed["status"] == "failing", feed
+            assert encoding in feed["last_error"], feed
+
+        server.requests.clear()
+        feeds, entries = await poll_and_read()
+        # The ETag was sent back and answered 304; the entry stays.
+        assert ("/tests/http/http_status_304.xml", 304) in server.requests
+        assert feeds[urls["http_status_304.xml"]]["status"] == "ok"
+        assert feeds[urls["http_status_304.xml"]]["http_status"] == 304
+        assert [e["title"] for e in entries[urls["http_status_304.xml"]]] == ["title 304"]
+        # The permanently moved feed is polled at its new address, the others as configured.
+        assert ("/tests/http/http_status_301.xml", 301) not in server.requests
+        assert ("/tests/http/http_status_302.xml", 302) in server.requests
+        assert all(len(entries[urls[n]]) == 1 for n in ("http_status_301.xml", "http_status_302.xml"))
+
+
+# -- the W3C Feed Validator's test cases ----------------------------------------------------------
+
+
+class FeedValidatorCorpusTests(CorpusTestCase):
+    async def test_feedvalidator_corpus(self) -> None:
+        """All 1,691 Feed Validator documents are polled without a crash or a stuck poller,
+        each poll stores an outcome, nothing served runs script, and the documents the
+        validator calls valid (``!Error``) are ingested without failing."""
+        rows = _manifest(FEEDVALIDATOR)
+        assert len(rows) == 1691
+        documents = {
+            "/testcases/" + row["path"]: Document(
+                (FEEDVALIDATOR / row["path"]).read_bytes(), (("Content-Type", "application/xml"),)
+            )
+            for row in rows
+        }
+        run = await self.run_corpus(documents)
+        self.assert_sound(run)
+        status, page = await run.planet.get("/")
+        assert status == 200
+        assert not page_problems(page.decode("utf-8"))
+        by_url = {f["url"]: f for f in run.feeds}
+        valid_failing: list[str] = []
+        unrecognized: list[str] = []
+        for row in rows:
+            feed = by_url[run.server.url("/testcases/" + row["path"])]
+            if row["kind"] != "valid-no-error" or feed["status"] == "ok":
+                continue
+            if feed["last_error"] == NOT_RECOGNIZED and feed["entry_count"] == 0:
+                unrecognized.append(row["path"])
+            else:
+                valid_failing.append(f"{row['path']}: {feed['last_error']}")
+        statuses = Counter(f["status"] for f in run.feeds)
+        print(
+            f"\nfeedvalidator corpus: {len(run.urls)} documents polled in {run.seconds:.1f}s,"
+            f" {len(run.crashes())} crashes, feed statuses {dict(statuses)},"
+            f" {len(run.entries)} entries served; valid but item-less documents in a format"
+            f" feedparser does not name: {len(unrecognized)}"
+        )
+        # RSS 1.1 with an empty item list: feedparser 6.0 names no version and finds no
+        # entry, so nothing tells it from a non-feed; planetd reports "not a feed".
+        assert all(p.startswith("rss11/") for p in unrecognized), unrecognized
+        assert not valid_failing, "\n".join(valid_failing)
+
+
+# -- hostile HTML: every XSS vector as content, as title and as text ----------------------------
+
+
+def _xss_vectors() -> list[tuple[str, str]]:
+    """``(name, vector)`` for all 280: html5lib's 72 sanitizer cases and H5SC's 208 lines."""
+    cases = json.loads((XSS / "html5lib-sanitizer-tests1.json").read_text(encoding="utf-8"))
+    lines = (XSS / "h5sc-rss-vectors.txt").read_text(encoding="utf-8").splitlines()
+    vectors = [(f"html5lib {c['name']}", c["input"]) for c in cases]
+    vectors += [(f"h5sc {n}", line) for n, line in enumerate(lines, 1)]
+    assert len(vectors) == 280
+    return vectors
+
+
+def _xml_text(value: str) -> str:
+    return escape(value, quote=False)
+
+
+def _cdata(value: str) -> str:
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def atom_vector_feed(number: int, vector: str, text_type: str) -> bytes:
+    """An Atom feed whose one entry carries ``vector`` as title and content of ``text_type``."""
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Vector {number}</title>
+<id>urn:xss:{text_type}:{number}</id><updated>2020-01-01T00:00:00Z</updated>
+<link href="https://xss.example/{text_type}/{number}/"/>
+<entry><id>urn:xss:{text_type}:{number}:entry</id>
+<title type="{text_type}">{_xml_text(vector)}</title>
+<author><name>{_xml_text(vector)}</name></author>
+<link href="https://xss.example/{text_type}/{number}/entry"/>
+<updated>2020-01-01T00:00:00Z</updated>
+<content type="{text_type}">{_xml_text(vector)}</content></entry></feed>""".encode()
+
+
+def rss_vector_feed(number: int, vector: str) -> bytes:
+    """H5SC's "RSS mode" item for ``vector``, rebuilt: raw and entity-encoded, with the
+    hostile link, comments, date, guid, media and channel fields of upstream's generator."""
+    breaker = "\"'`>"
+    encoded = escape(breaker + vector, quote=True)
+    title = f"Vector {number} - {breaker}{vector}"
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/"
+ xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">
+<channel><title>H5SC {number}</title>
+<link>http://foo.com/?"onclick=prompt(1)/</link>
+<description>{_cdata("<svg onload=alert(/description/)>")}</description>
+<generator>javascript:alert(1)</generator>
+<image><url>https://xss.example/i.png</url><link>data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;</link></image>
+<item><title>{_cdata(title)}</title>
+<link>data:x,%3cscript%3ealert(/link/)%3c/script%3e</link>
+<comments>javascript:prompt({number})</comments>
+<pubDate>{_xml_text("<iframe src=javascript:prompt(/pubdate/)>")}</pubDate>
+<guid isPermaLink="false">data:text/html,&lt;script&gt;alert({number})&lt;/script&gt;</guid>
+<dc:creator>{_cdata(vector)}</dc:creator>
+<media:title type="html">{_cdata(vector)}</media:title>
+<media:thumbnail url="https://xss.example/t.png?'onclick=alert({number})//"/>
+<media:content url="https://xss.example/c.png?'onclick=alert({number})//"/>
+<feedburner:origLink>data:text/html,&lt;script&gt;alert({number})&lt;/script&gt;</feedburner:origLink>
+<enclosure url="https://xss.example/e.svg" type="image/svg+xml" length="1"/>
+<description>{_cdata(vector)}</description>
+<content:encoded>{_cdata(encoded + vector)}</content:encoded>
+</item></channel></rss>""".encode()
+
+
+def _with_class(root: Any, name: str) -> list[Any]:
+    return [e for e in root.iter() if name in (e.get("class") or "").split()]
+
+
+def _text_only(element: Any, allowed_child: str | None = None) -> str | None:
+    """The text of ``element`` if it holds no element but at most one ``allowed_child``
+    that itself holds only text; None if markup got in."""
+    children = list(element)
+    if not children:
+        return "".join(element.itertext())
+    if len(children) == 1 and children[0].tag == allowed_child and not list(children[0]):
+        return "".join(element.itertext())
+    return None
+
+
+class XSSCorpusTests(CorpusTestCase):
+    async def test_every_vector_is_inert(self) -> None:
+        """Every one of the 280 XSS vectors, fed as HTML content, HTML title and author (Atom),
+        as H5SC's hostile RSS item, and as plain text, leaves no live script in
+        /api/entries or on the / page (judged by html5lib, never by substring); titles and
+        authors reach the page as escaped text, and plain-text titles keep every character."""
+        vectors = _xss_vectors()
+        documents: dict[str, Document] = {}
+        owner: dict[str, int] = {}
+        atom = (("Content-Type", "application/atom+xml"),)
+        for number, (_, vector) in enumerate(vectors, 1):
+            for kind in ("html", "text"):
+                documents[f"/{kind}/{number}.xml"] = Document(
+                    atom_vector_feed(number, vector, kind), atom
+                )
+            documents[f"/rss/{number}.xml"] = Document(
+                rss_vector_feed(number, vector), (("Content-Type", "application/rss+xml"),)
+            )
+        run = await self.run_corpus(documents)
+        assert not run.crashes(), run.crashes()
+        assert not run.unpolled()
+        for path in documents:
+            owner[run.server.url(path)] = int(path.rsplit("/", 1)[1].split(".")[0])
+
+        problems: dict[int, list[str]] = {}
+
+        def flag(url: str, problem: str) -> None:
+            problems.setdefault(owner[url], []).append(f"{url.rsplit('/', 2)[-2]}: {problem}")
+
+        stored = Counter(owner[e["feed_url"]] for e in run.entries)
+        for number in range(1, len(vectors) + 1):
+            if stored[number] != 3:
+                problems.setdefault(number, []).append(f"{stored[number]} of 3 entries stored")
+        by_id = {e["id"]: e for e in run.entries}
+        for entry in run.entries:
+            for problem in entry_problems(entry):
+                flag(entry["feed_url"], problem)
+            if "/text/" in entry["feed_url"]:
+                _, vector = vectors[owner[entry["feed_url"]] - 1]
+                if entry["title"] != " ".join(vector.split()):
+                    flag(entry["feed_url"], f"text title changed: {entry['title']!r}")
+
+        page = await run.planet.river()
+        for problem in page_problems(page):
+            problems.setdefault(0, []).append(f"page: {problem}")
+        articles = [
+            a
+            for a in _with_class(
+                html5lib.parse(page, treebuilder="etree", namespaceHTMLElements=False), "entry"
+            )
+            if a.get("id").removeprefix("e-") in by_id
+        ]
+        assert len(articles) == len(run.entries)
+        for article in articles:
+            entry = by_id[article.get("id").removeprefix("e-")]
+            url = entry["feed_url"]
+            for problem in live_script_problems(
+                html5lib.serializer.serialize(article, tree="etree")
+            ):
+                flag(url, f"page: {problem}")
+            (title,) = _with_class(article, "entry-title")
+            if _text_only(title, "a") != (entry["title"] or "(untitled)"):
+                flag(url, "page: the title is not its escaped text")
+            authors = _with_class(article, "entry-author")
+            if entry["author"] and [_text_only(a) for a in authors] != ["by " + entry["author"]]:
+                flag(url, "page: the author is not its escaped text")
+
+        survived = sorted(n for n in problems if n)
+        print(
+            f"\nxss: {len(vectors)} vectors in {len(documents)} feeds, {len(run.entries)} entries"
+            f" checked on /api/entries and /; vectors that survived: {len(survived)}"
+        )
+        report = [f"{vectors[n - 1][0] if n else 'page'}: {p}" for n in problems for p in problems[n]]
+        assert not problems, "\n".join(report[:80])

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import attrs
 import pytest
-from builders import feed_config, parsed, utc
 from hypothesis import given
 from hypothesis import strategies as st
 
+from builders import feed_config, parsed, utc
 from planetd.boundaries import (
     FeedState,
     FeedStatus,
@@ -47,9 +47,7 @@ def decide(
     jitter: float = 0.5,
 ) -> PollOutcome:
     """``decide_poll`` for the hourly test feed at NOW."""
-    return decide_poll(
-        FEED, state, fetched, parsed_feed, now=NOW, bounds=BOUNDS, jitter=jitter
-    )
+    return decide_poll(FEED, state, fetched, parsed_feed, now=NOW, bounds=BOUNDS, jitter=jitter)
 
 
 def ok(**kw: object) -> FetchResult:

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import attrs
 import pytest
-from builders import parsed, utc
 from hypothesis import given
 from hypothesis import strategies as st
 
+from builders import parsed, utc
 from planetd.boundaries import EntryKey, FeedURL, FutureDates, Hidden, ParsedEntry
 from planetd.normalize import (
     FUTURE_TOLERANCE,

@@ -31,6 +31,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TextIO
@@ -453,6 +454,10 @@ async def _poll(
         elapsed = reactor.seconds() - started
     except StoreError as e:
         sys.stderr.write(f"planetd: {e}\n")
+        raise SystemExit(1) from None
+    except Exception:
+        # A bug: react would log it where no one looks; show it, then fail.
+        traceback.print_exc()
         raise SystemExit(1) from None
     finally:
         display.stop()

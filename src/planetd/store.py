@@ -190,12 +190,9 @@ class Database:
             conn.execute("PRAGMA busy_timeout = 10000")
             if self.readonly:
                 conn.execute("PRAGMA query_only = ON")
-            else:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if self.path != ":memory:" and str(mode).lower() != "wal":
-                    raise StoreError(f"{self.path}: cannot use write-ahead logging ({mode})")
             # WAL with synchronous=NORMAL survives any crash of the process; only
             # a power loss can roll back the newest commits, never corrupt.
+            # (WAL itself is switched on by migrate(), once the file is known to be ours.)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as e:
@@ -232,6 +229,10 @@ class Database:
                 f"{self.path}: an SQLite database of another program "
                 f"(tables: {', '.join(sorted(tables))}); use another --database"
             )
+        if not self.readonly:
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if self.path != ":memory:" and str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot use write-ahead logging ({mode})")
         if self.readonly:
             if version < SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: needs a migration; start the daemon once")
@@ -270,7 +271,13 @@ class Database:
         rows = self._conn.execute(
             f"SELECT {_FEED_COLUMNS} FROM feeds {where} ORDER BY name COLLATE NOCASE, url"
         )
-        return [_feed_state(r) for r in rows]
+        states = []
+        for row in rows:
+            try:
+                states.append(_feed_state(row))
+            except (TypeError, ValueError, OverflowError):
+                continue  # a damaged row: skipped, never fatal
+        return states
 
     def feed_state(self, url: FeedURL) -> FeedState | None:
         row = self._conn.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,))
@@ -318,7 +325,9 @@ class Database:
             ),
         )
 
-    def _existing(self, url: FeedURL) -> tuple[dict[EntryKey, ExistingEntry], dict[str, EntryKey]]:
+    def _existing(
+        self, url: FeedURL, now: datetime
+    ) -> tuple[dict[EntryKey, ExistingEntry], dict[str, EntryKey]]:
         by_key: dict[EntryKey, ExistingEntry] = {}
         by_link: dict[str, EntryKey] = {}
         rows = self._conn.execute(
@@ -327,19 +336,24 @@ class Database:
             (url,),
         )
         for key, published, first_seen, raw_hash, hidden, link in rows:
-            by_key[EntryKey(key)] = ExistingEntry(
-                published=_required_dt(published),
-                first_seen=_required_dt(first_seen),
-                raw_hash=raw_hash,
-                hidden=Hidden(hidden) if hidden else None,
-            )
+            try:
+                existing = ExistingEntry(
+                    published=_required_dt(published),
+                    first_seen=_required_dt(first_seen),
+                    raw_hash=raw_hash,
+                    hidden=Hidden(hidden) if hidden else None,
+                )
+            except (TypeError, ValueError, OverflowError):
+                # A damaged row: treat it as seen now, so the next update repairs it.
+                existing = ExistingEntry(published=now, first_seen=now, raw_hash="")
+            by_key[EntryKey(key)] = existing
             if link:
                 by_link[link] = EntryKey(key)
         return by_key, by_link
 
     def _write_entries(self, feed: FeedConfig, outcome: PollOutcome, now: datetime) -> PollRecord:
         url = feed.url
-        existing, by_link = self._existing(url)
+        existing, by_link = self._existing(url, now)
         expunged = {
             EntryKey(k)
             for (k,) in self._conn.execute("SELECT key FROM expunged WHERE feed_url = ?", (url,))
@@ -478,11 +492,16 @@ class Database:
         for _ in range(10_000):  # bounded: each batch advances the cursor
             rows = list(self._entry_batch(batch, cursor, feed_url, include_hidden))
             for row in rows:
-                hidden = Hidden(row[12]) if row[12] else None
-                if hidden is None and judge is not None:
-                    hidden = judge(FeedURL(row[1]), row[13])
+                try:
+                    hidden = Hidden(row[12]) if row[12] else None
+                    if hidden is None and judge is not None:
+                        hidden = judge(FeedURL(row[1]), str(row[13]))
+                    entry = _stored_entry(row, hidden)
+                except (TypeError, ValueError, OverflowError):
+                    # One damaged row must not take the river down with it.
+                    continue
                 if hidden is None or include_hidden:
-                    found.append(_stored_entry(row, hidden))
+                    found.append(entry)
                     if len(found) >= limit:
                         return found
             if len(rows) < batch:
@@ -527,6 +546,19 @@ class Database:
             counts.setdefault(FeedURL(url), {})[reason] = n
         return counts
 
+    def check_writable(self, wait: float = 2.0) -> None:
+        """Take the write lock once, so a locked database is found at startup, not mid-poll."""
+        self._conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as e:
+            raise StoreError(
+                f"{self.path}: cannot write ({e}); is another planetd using it?"
+            ) from None
+        finally:
+            self._conn.execute("PRAGMA busy_timeout = 10000")
+
     def integrity_check(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
@@ -561,6 +593,8 @@ def open_database(path: str, *, readonly: bool = False) -> Database:
     db = Database(path, readonly=readonly)
     try:
         db.migrate()
+        if not readonly:
+            db.check_writable()
     except BaseException:
         db._conn.close()
         raise
