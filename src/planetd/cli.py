@@ -474,8 +474,7 @@ async def _poll(
 
 def render(config_path: str, database: str | None, output: str) -> int:
     """``planetd render``: the daemon's pages and feeds, written as files."""
-    from planetd.render import Renderer, feed_views
-    from planetd.service import read_stylesheet
+    from planetd.render import Renderer, feed_views, read_stylesheet
     from planetd.site import STATIC_FILES, Site
     from planetd.store import open_database
 

@@ -226,6 +226,14 @@ class Renderer:
         return dump_json(document)
 
 
+def read_stylesheet(renderer: Renderer) -> bytes:
+    """The stylesheet from the operator's template folder, else planetd's own."""
+    loader = renderer.env.loader
+    assert loader is not None
+    source, _, _ = loader.get_source(renderer.env, "planetd.css")
+    return source.encode("utf-8")
+
+
 def dump_json(document: Any) -> bytes:
     """Compact UTF-8 JSON; lone surrogates from broken feeds are replaced, never emitted."""
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))

@@ -20,26 +20,10 @@ from twisted.web.server import Site as WebSite
 
 from planetd import __version__
 from planetd.boundaries import PlanetConfig
-from planetd.config import file_path
-from planetd.dbthreads import Store
-from planetd.fetch import Fetcher
-from planetd.poller import Poller
-from planetd.render import Renderer
+from planetd.render import Renderer, read_stylesheet
 from planetd.site import Site
 from planetd.web import PlanetWeb
-from planetd.workers import ParsePool
-
-
-def user_agent(config: PlanetConfig) -> str:
-    """``planetd/VERSION (+planet link; owner email)``: who is polling, and how to reach them."""
-    contact = "; ".join(p for p in (config.link, config.owner_email) if p)
-    return f"planetd/{__version__} (+{contact})" if contact else f"planetd/{__version__}"
-
-
-def read_stylesheet(renderer: Renderer) -> bytes:
-    """The stylesheet from the operator's template folder, else planetd's own."""
-    source, _, _ = renderer.env.loader.get_source(renderer.env, "planetd.css")  # type: ignore[union-attr]
-    return source.encode("utf-8")
+from planetd.wiring import Aggregation
 
 
 class PlanetService(Service):
@@ -60,14 +44,9 @@ class PlanetService(Service):
         self.config = config
         self.reactor = reactor
         self.endpoints = list(endpoints)
-        self.store = Store(reactor, database)
-        self.parser = ParsePool(reactor, workers=workers)
-        self.fetcher = Fetcher(
-            reactor,
-            user_agent=user_agent(config),
-            resolve_file=lambda url: file_path(url, config.path),
-        )
-        self.poller = Poller(config, self.store, self.fetcher, self.parser, reactor, rng=rng)
+        self.aggregation = Aggregation(config, database, reactor, rng=rng, workers=workers)
+        self.store = self.aggregation.store
+        self.poller = self.aggregation.poller
         renderer = Renderer(config)
         self.web = PlanetWeb(
             Site(config, renderer),
@@ -86,9 +65,7 @@ class PlanetService(Service):
 
     async def _start(self) -> None:
         started = self.reactor.seconds()
-        await self.store.start()
-        self.parser.start()
-        await self.poller.load()
+        await self.aggregation.open()
         await self.web.refresh()
         site = WebSite(self.web.app.resource())
         site.displayTracebacks = False
@@ -118,7 +95,5 @@ class PlanetService(Service):
             if stopped is not None:
                 await stopped
         self.ports.clear()
-        self.parser.stop()
-        await self.fetcher.close()
-        await self.store.stop()
+        await self.aggregation.close()
         self.log.info("planetd stopped; database closed")
