@@ -27,10 +27,9 @@ from planetd.workers import InlineParser
 START = 1_780_000_000.0  # 2026-05-28, any fixed moment
 
 
-def body(n: int) -> bytes:
+def body(n: int, content: str = "<p>x</p>") -> bytes:
     entries = [
-        (f"tag:e,2026:{i}", f"Post {i}", f"2026-05-2{i % 8}T10:00:00Z", "<p>x</p>")
-        for i in range(n)
+        (f"tag:e,2026:{i}", f"Post {i}", f"2026-05-2{i % 8}T10:00:00Z", content) for i in range(n)
     ]
     return atom("Blog", "https://blog.example/", entries).encode()
 
@@ -275,3 +274,22 @@ def test_poll_once_polls_each_feed_once(harness_factory) -> None:
         (A, FeedStatus.OK),
         (B, FeedStatus.FAILING),
     ]
+
+
+def test_a_full_disk_fails_the_poll_and_keeps_what_was_stored(harness_factory) -> None:
+    """SQLITE_FULL mid-poll: the poll is retried later, stored entries stay readable."""
+    big = ok(body(7, "<p>" + "many words " * 5000 + "</p>"))
+    h = harness_factory([A, B])
+    h.fetcher.scripts[A] = [ok(body(2))]
+    h.fetcher.scripts[B] = [None, big]
+    h.start()
+    h.run_for(1, step=0.05)
+    assert len(h.db.entries(limit=50)) == 2
+    pages = h.db._conn.execute("PRAGMA page_count").fetchone()[0]
+    h.db._conn.execute(f"PRAGMA max_page_count = {pages}")
+    h.fetcher.hanging[0].callback(big)
+    assert "full" in (h.poller.states[FeedURL(B)].last_error or "")
+    assert len(h.db.entries(limit=50)) == 2
+    h.db._conn.execute("PRAGMA max_page_count = 1073741823")
+    h.run_for(120, step=1)
+    assert {e.feed_url for e in h.db.entries(limit=50)} == {A, B}

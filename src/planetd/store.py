@@ -10,6 +10,7 @@ small reader pool so that SQLite never blocks the reactor.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -575,8 +576,11 @@ class _Transaction:
     def __exit__(self, kind: object, value: object, tb: object) -> None:
         if kind is None:
             self._conn.execute("COMMIT")
-        else:
-            self._conn.execute("ROLLBACK")
+        elif self._conn.in_transaction:
+            # SQLite may already have rolled back (a full disk does): the error that
+            # got us here is the one to report, so a failed ROLLBACK must not hide it.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
 
 def open_database(path: str, *, readonly: bool = False) -> Database:
