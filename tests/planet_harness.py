@@ -3,9 +3,8 @@
 :class:`DocumentServer` is a ``twisted.web`` server on 127.0.0.1 (port 0) that
 serves documents from a dict, each with its own status and response headers, so
 corpus files can be served with their ``Header:`` lines. :class:`Planet` wires a
-temporary SQLite file, :class:`~planetd.dbthreads.Store`,
-:class:`~planetd.fetch.Fetcher`, :class:`~planetd.workers.ParsePool` and
-:class:`~planetd.poller.Poller` exactly as :mod:`planetd.service` does, and reads
+temporary SQLite file through :class:`planetd.wiring.Aggregation` (the store, fetcher,
+parse pool and poller exactly as the daemon's service wires them), and reads
 ``/api/entries``, ``/api/feeds`` and ``/`` through the Klein app in memory
 (``StubTreq``; the daemon's end-to-end test covers real HTTP).
 
@@ -37,15 +36,12 @@ from twisted.web.server import Request
 from twisted.web.server import Site as WebSite
 
 from planetd.boundaries import FeedConfig, FeedURL, PlanetConfig
-from planetd.config import file_path, parse_config
-from planetd.dbthreads import Store
-from planetd.fetch import Fetcher
-from planetd.poller import Poller, PollReport
-from planetd.render import Renderer
-from planetd.service import read_stylesheet, user_agent
+from planetd.config import parse_config
+from planetd.poller import PollReport
+from planetd.render import Renderer, read_stylesheet
 from planetd.site import Site
 from planetd.web import PlanetWeb
-from planetd.workers import ParsePool
+from planetd.wiring import Aggregation
 
 reactor: Any = _reactor
 
@@ -205,21 +201,17 @@ def config_from_ini(text: str, folder: str) -> PlanetConfig:
 
 
 class Planet:
-    """A planet's store, fetcher, parse pool, poller and web app, wired as the daemon does."""
+    """A planet's poll path (:class:`~planetd.wiring.Aggregation`, as the daemon wires it)
+    and its Klein app, read in memory."""
 
     def __init__(self, reactor: Any, config: PlanetConfig, database: str, *, workers: int = 2):
         self.reactor = reactor
         self.config = config
-        self.store = Store(reactor, database)
-        self.parser = ParsePool(reactor, workers=workers)
-        self.fetcher = Fetcher(
-            reactor,
-            user_agent=user_agent(config),
-            resolve_file=lambda url: file_path(url, config.path),
+        self.aggregation = Aggregation(
+            config, database, reactor, rng=random.Random(4), workers=workers
         )
-        self.poller = Poller(
-            config, self.store, self.fetcher, self.parser, reactor, rng=random.Random(4)
-        )
+        self.store = self.aggregation.store
+        self.poller = self.aggregation.poller
         renderer = Renderer(config)
         self.web = PlanetWeb(
             Site(config, renderer),
@@ -228,24 +220,20 @@ class Planet:
             stylesheet=read_stylesheet(renderer),
         )
         self.http = StubTreq(self.web.app.resource())
-        self._started = False
+        self._open = False
 
     async def start(self) -> None:
         """Open the store, start the workers, load the feeds (the service's start, minus ports)."""
-        self._started = True
-        await self.store.start()
-        self.parser.start()
-        await self.poller.load()
+        self._open = True
+        await self.aggregation.open()
 
     async def stop(self) -> None:
-        """The service's stop: poller, parse workers, pooled connections, store (idempotent)."""
-        if not self._started:
+        """The service's stop: the poller, then workers, pooled connections and store."""
+        if not self._open:
             return
+        self._open = False
         await self.poller.stop()
-        self.parser.stop()
-        await self.fetcher.close()
-        await self.store.stop()
-        self._started = False
+        await self.aggregation.close()
 
     async def poll(self, urls: Iterable[str] | None = None) -> list[PollReport]:
         """Poll ``urls`` (default: every feed) once, concurrently within the caps."""

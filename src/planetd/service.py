@@ -67,7 +67,9 @@ class PlanetService(Service):
         started = self.reactor.seconds()
         await self.aggregation.open()
         await self.web.refresh()
-        site = WebSite(self.web.app.resource())
+        # An idle or dripping client is dropped after a minute (twisted.web's
+        # default is twelve hours), so slow clients cannot pile up for ever.
+        site = WebSite(self.web.app.resource(), timeout=60)
         site.displayTracebacks = False
         for endpoint in self.endpoints:
             self.ports.append(await endpoint.listen(site))
