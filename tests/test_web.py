@@ -28,7 +28,7 @@ from builders import parsed, utc
 from planetd.boundaries import FeedState, FeedStatus, FeedURL, PollOutcome
 from planetd.config import parse_config
 from planetd.dbthreads import InlineStore
-from planetd.render import Renderer, feed_id
+from planetd.render import Renderer, feed_id, read_stylesheet
 from planetd.site import Site
 from planetd.store import Database, open_database
 from planetd.web import PlanetWeb
@@ -304,3 +304,31 @@ def test_api_feeds_shape(planet: Planet) -> None:
         } <= set(feed)  # fmt: skip
     assert {f["entry_count"] for f in feeds} == {3, 4}
     assert FeedURL("https://a.example.org/feed") in {f["url"] for f in feeds}
+
+
+def test_an_operator_template_dir_restyles_the_river(tmp_path: Path) -> None:
+    """`template_dir` templates override the shipped ones by name; the rest stay as shipped."""
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    (theme / "index.html").write_text(
+        "<!DOCTYPE html><title>{{ planet.name }}</title>"
+        "{% for day in days %}<h2>{{ day.heading }}</h2>{% endfor %}<p>house style</p>"
+    )
+    (theme / "planetd.css").write_text("body { color: rebeccapurple; }")
+    folder = tmp_path / "planet"
+    folder.mkdir()
+    text = CONFIG.replace("[Planet]\n", f"[Planet]\ntemplate_dir = {theme}\n")
+    (folder / "planet.ini").write_text(text)
+    p = Planet(folder)
+    p.config = parse_config(text, str(folder / "planet.ini"))
+    renderer = Renderer(p.config)
+    p.web = PlanetWeb(
+        Site(p.config, renderer), p.store, p.clock, stylesheet=read_stylesheet(renderer)
+    )
+    p.agent = RequestTraversalAgent(p.web.app.resource())
+    p.add(0, parsed("x", utc(2026, 7, 4)))
+    assert b"house style" in p.get("/")[2]
+    assert b"04 Jul 2026" in p.get("/")[2]
+    assert b"rebeccapurple" in p.get("/planetd.css")[2]
+    assert b"Feed health" in p.get("/feeds")[2]
+    p.db.close()
