@@ -493,6 +493,30 @@ def test_a_poll_that_fails_midway_writes_nothing(db: Database) -> None:
     assert poll(db, A, parsed("fine", day(2)), now=NOW + timedelta(hours=2)).new_entries == 1
 
 
+def test_a_full_disk_fails_the_poll_and_keeps_what_was_stored(db_path: Path) -> None:
+    """SQLITE_FULL mid-poll: the disk's own error reaches the caller (not a rollback
+    error), nothing of the poll is written, earlier entries stay, and the next poll
+    succeeds once there is room again."""
+    db = open_database(str(db_path))
+    try:
+        db.sync_feeds([A], NOW)
+        poll(db, A, parsed("old", day(1)))
+        before = db.feed_state(A.url)
+        # A real SQLite limit stands in for a full disk: no page may be added.
+        pages = db._conn.execute("PRAGMA page_count").fetchone()[0]
+        db._conn.execute(f"PRAGMA max_page_count = {pages}")
+        huge = [parsed(f"big{n}", day(2), content_html="x" * 100_000) for n in range(20)]
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            poll(db, A, *huge, now=NOW + timedelta(hours=1))
+        assert db.feed_state(A.url) == before
+        assert keys(db.entries(limit=50)) == ["old"]
+        db._conn.execute("PRAGMA max_page_count = 1073741823")
+        assert poll(db, A, *huge, now=NOW + timedelta(hours=2)).new_entries == 20
+        assert db.integrity_check() == "ok"
+    finally:
+        db.close()
+
+
 def test_a_changed_entry_is_updated_in_place(db: Database) -> None:
     """A re-polled entry with edited content is the same entry (same id), updated, and
     neither re-dated nor counted twice."""

@@ -47,9 +47,8 @@ def parse_feed(
     """
     if not body.strip():
         return ParsedFeed(error="empty document")
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    # file: feeds have no content type; saying XML spares every parse a warning.
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
     # A stream, never bytes or str: feedparser treats those as a URL or a file name.
     result = feedparser.parse(
         io.BytesIO(body),
@@ -100,7 +99,10 @@ def _parse_entry(
 ) -> ParsedEntry:
     """One entry; an entry without an author inherits the feed's (as Atom specifies)."""
     content_value, content_type, content_base = _choose_content(raw)
-    base = content_base or _safe_link(raw.get("link"), feed_base) or feed_base
+    # feedparser always reports a base (the feed URL when nothing else says so):
+    # only an explicit xml:base outranks the entry's own link.
+    explicit = content_base if content_base != feed_base else None
+    base = explicit or _safe_link(raw.get("link"), feed_base) or feed_base
     link = _safe_link(raw.get("link"), base)
     title_detail = raw.get("title_detail") or {}
     title_raw = raw.get("title", "") or ""

@@ -390,7 +390,8 @@ class Database:
                 updated += 1
                 self._conn.execute(
                     "UPDATE entries SET raw_hash = ?, title = ?, link = ?, author = ?,"
-                    " published = ?, updated = ?, content_html = ?, text = ? WHERE id = ?",
+                    " published = ?, updated = ?, first_seen = ?, content_html = ?, text = ?"
+                    " WHERE id = ?",
                     (
                         row.raw_hash,
                         row.title,
@@ -398,6 +399,7 @@ class Database:
                         row.author,
                         row.published.timestamp(),
                         _ts(row.updated),
+                        row.first_seen.timestamp(),
                         row.content_html,
                         row.text,
                         row.id,
@@ -442,16 +444,18 @@ class Database:
         """
         if not row.key.startswith("hash:"):
             found = self._conn.execute(
-                "SELECT 1 FROM entries WHERE key = ? AND feed_url != ?"
-                " AND coalesce(hidden, '') != 'duplicate' LIMIT 1",
+                "SELECT 1 FROM entries e JOIN feeds f ON f.url = e.feed_url"
+                " WHERE e.key = ? AND e.feed_url != ? AND f.active = 1"
+                " AND coalesce(e.hidden, '') != 'duplicate' LIMIT 1",
                 (row.key, url),
             ).fetchone()
             if found:
                 return True
         if row.link:
             found = self._conn.execute(
-                "SELECT 1 FROM entries WHERE link = ? AND feed_url != ?"
-                " AND coalesce(hidden, '') != 'duplicate' LIMIT 1",
+                "SELECT 1 FROM entries e JOIN feeds f ON f.url = e.feed_url"
+                " WHERE e.link = ? AND e.feed_url != ? AND f.active = 1"
+                " AND coalesce(e.hidden, '') != 'duplicate' LIMIT 1",
                 (row.link, url),
             ).fetchone()
             return found is not None
@@ -590,8 +594,11 @@ def open_database(path: str, *, readonly: bool = False) -> Database:
             raise StoreError(f"{path}: not readable")
         if not readonly and not os.access(path, os.W_OK):
             raise StoreError(f"{path}: read-only; planetd needs to write its database")
-        with open(path, "rb") as f:
-            head = f.read(16)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(16)
+        except OSError as e:
+            raise StoreError(f"{path}: cannot read ({e.strerror})") from None
         if head and head != b"SQLite format 3\x00":
             raise StoreError(f"{path}: not an SQLite database; refusing to overwrite it")
     db = Database(path, readonly=readonly)
