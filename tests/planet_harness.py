@@ -141,7 +141,7 @@ class DocumentServer:
 
     def url(self, path: str) -> str:
         """The URL that serves ``path`` (which starts with ``/``)."""
-        return self.base_url + quote(path)
+        return self.base_url + quote(path, safe="/+")
 
     def stop(self) -> Deferred[None]:
         """Stop listening, close open connections, fire once every one is gone."""

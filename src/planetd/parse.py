@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from planetd.boundaries import EntryKey, ParsedEntry, ParsedFeed
-from planetd.sanitize import html_to_text, plain_text, sanitize_html
+from planetd.sanitize import html_to_text, plain_text, sanitize_html, xml_safe
 from planetd.schedule import parse_sy_period, parse_ttl_minutes
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -67,15 +67,17 @@ def parse_feed(
     site = _safe_link(feed.get("link"), feed_base)
     known = known or {}
     entries: list[ParsedEntry] = []
-    seen: set[EntryKey] = set()
+    where: dict[EntryKey, int] = {}
     feed_author = plain_text(feed.get("author", "") or "") or None
     for raw in raw_entries:
         entry = _parse_entry(raw, feed_base, known, feed_author)
-        if entry.key in seen:
-            # Some feeds repeat an entry; the first (newest by convention) wins.
-            continue
-        seen.add(entry.key)
-        entries.append(entry)
+        index = where.get(entry.key)
+        if index is None:
+            where[entry.key] = len(entries)
+            entries.append(entry)
+        elif _later(entry, entries[index]):
+            # Some feeds repeat an id; as in Venus, the latest version wins, in its place.
+            entries[index] = entry
     ttl = parse_ttl_minutes(feed.get("ttl"))
     sy = parse_sy_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency"))
     hints = [h for h in (ttl, sy) if h is not None]
@@ -86,6 +88,13 @@ def parse_feed(
         ttl=max(hints) if hints else None,
         warning=_describe(bozo) if bozo else None,
     )
+
+
+def _later(entry: ParsedEntry, than: ParsedEntry) -> bool:
+    """Whether ``entry`` is a later version than ``than`` (by updated, else published)."""
+    mine = entry.updated or entry.published
+    theirs = than.updated or than.published
+    return mine is not None and (theirs is None or mine > theirs)
 
 
 def _describe(exc: object) -> str:
@@ -109,11 +118,13 @@ def _parse_entry(
     title = (
         plain_text(title_raw)
         if title_detail.get("type", "text/plain") in _HTML_TYPES
-        else " ".join(title_raw.split())
+        else " ".join(xml_safe(title_raw).split())
     )
     raw_id = (raw.get("id") or "").strip()
     published_raw = raw.get("published", "") or ""
-    updated_raw = raw.get("updated", "") or ""
+    # dict.get, not raw.get: feedparser 6 answers "updated" with "published" when the
+    # entry has no update date (a deprecated fallback it will drop).
+    updated_raw = dict.get(raw, "updated", "") or ""
     author_raw = raw.get("author", "") or ""
     fingerprint = "\0".join(
         (
@@ -131,7 +142,7 @@ def _parse_entry(
     key = _entry_key(raw_id, link, title_raw, content_value)
     digest = raw_hash.hexdigest()
     published = _to_datetime(raw.get("published_parsed"))
-    updated = _to_datetime(raw.get("updated_parsed"))
+    updated = _to_datetime(dict.get(raw, "updated_parsed"))
     author = plain_text(raw.get("author", "") or "") or feed_author
     if known.get(key) == digest:
         return ParsedEntry(
@@ -147,7 +158,7 @@ def _parse_entry(
     if content_type in _HTML_TYPES:
         content_html = sanitize_html(content_value, base)
     elif content_value.strip():
-        paragraphs = [p for p in content_value.split("\n\n") if p.strip()]
+        paragraphs = [p for p in xml_safe(content_value).split("\n\n") if p.strip()]
         content_html = "".join(
             "<p>" + html.escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paragraphs
         )

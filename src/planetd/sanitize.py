@@ -110,6 +110,18 @@ _ASCII_IGNORED = dict.fromkeys([*range(0x21), 0x7F])
 #: article, invalid in XML, and a lone surrogate cannot even be handed to nh3 (Rust strings).
 _JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
 _SPACES = re.compile(r"\s+")
+
+#: What XML 1.0 cannot carry (C0 controls but tab, newline and CR; lone surrogates; U+FFFE,
+#: U+FFFF) plus DEL. Character references (``&#x1a;``) decode to these inside nh3, so the
+#: output is cleaned too, not only the input.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML cannot carry; a form feed becomes a space."""
+    return _NOT_XML.sub("", text.replace("\x0c", " "))
+
+
 _TAG = re.compile(r"<[^>]*>")
 
 #: A start tag as html5ever serializes it: every attribute quoted with ``"``, which never occurs
@@ -271,7 +283,7 @@ def sanitize_html(html: str, base_url: str | None) -> str:
     # as two sibling items. The second pass parses the first one's output the way every later
     # reader will, so the result is what a browser (or the next sanitize) sees.
     first = _keep_pre_newline(_cleaner(base_url).clean(_JUNK.sub("", html)))
-    return _keep_pre_newline(_RESERIALIZER.clean(first))
+    return xml_safe(_keep_pre_newline(_RESERIALIZER.clean(first)))
 
 
 def _collapse(text: str) -> str:
