@@ -91,6 +91,7 @@ class PlanetConfig:
     new_date_format: str = "%d %b %Y"
     new_feed_items: int | None = None
     activity_threshold: int | None = None
+    cache_keep_entries: int | None = None
     poll_interval: float = 3600.0
     min_interval: float = 300.0
     max_interval: float = 86400.0

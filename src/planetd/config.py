@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import attrs
+
 from planetd.boundaries import FeedConfig, FeedURL, FutureDates, PlanetConfig
 
 T = TypeVar("T")
@@ -51,8 +53,18 @@ IGNORED_KEYS: Mapping[str, str] = {
     "feed_type": "the feed type is detected from the document",
     "generator": "outputs name planetd as their generator",
     "generator_uri": "outputs name planetd as their generator",
-    "cache_keep_entries": "only meaningful per feed; set it in a feed section",
 }
+
+#: ``[Planet]`` keys planetd reads.
+PLANET_KEYS = frozenset(
+    {
+        "name", "link", "owner_name", "owner_email", "items_per_page", "days_per_page",
+        "date_format", "new_date_format", "new_feed_items", "activity_threshold",
+        "cache_keep_entries", "poll_interval", "min_interval", "max_interval", "feed_timeout",
+        "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
+        "future_dates", "listen", "database", "template_dir",
+    }
+)  # fmt: skip
 
 #: Per-feed keys planetd reads; every other key of a feed section is kept in
 #: ``FeedConfig.extra`` for templates (Planet's face, nick, ...).
@@ -209,61 +221,68 @@ def parse_config(text: str, path: str) -> PlanetConfig:
 
     planet = parser[PLANET_SECTION]
     base_dir = os.path.dirname(os.path.abspath(path))
-    values: dict[str, object] = {}
-    ignored: list[tuple[str, str]] = []
-    unknown: list[str] = []
 
-    def read(key: str, convert: Callable[[str], object], attr: str | None = None) -> None:
-        if key in planet:
-            values[attr or key] = reader.value(planet, PLANET_SECTION, key, convert)
+    def relative_path(text: str) -> str:
+        return os.path.join(base_dir, os.path.expanduser(text.strip()))
 
-    for key in ("name", "link", "owner_name", "owner_email"):
-        read(key, str.strip)
-    read("items_per_page", _whole_number)
-    read("days_per_page", _whole_number)
-    read("date_format", _date_format)
-    read("new_date_format", _date_format)
-    read("new_feed_items", _unlimited_or_count)
-    read("activity_threshold", _whole_number)
-    for key in ("poll_interval", "min_interval", "max_interval", "feed_timeout"):
-        read(key, parse_duration)
-    read("max_feed_bytes", parse_size)
-    read("concurrency", _whole_number)
-    read("per_host_concurrency", _whole_number)
-    read("filter", _regex)
-    read("exclude", _regex)
-    read("future_dates", _future_dates)
-    read("listen", lambda t: tuple(t.split()))
-    read("database", lambda t: os.path.join(base_dir, os.path.expanduser(t.strip())))
-    read("template_dir", lambda t: os.path.join(base_dir, os.path.expanduser(t.strip())))
+    def get(key: str, convert: Callable[[str], T], default: T) -> T:
+        if key not in planet:
+            return default
+        return reader.value(planet, PLANET_SECTION, key, convert)
 
-    known = set(values) | {"name", "link", "owner_name", "owner_email"}
-    for key in planet:
-        if key in IGNORED_KEYS:
-            ignored.append((key, IGNORED_KEYS[key]))
-        elif key not in known:
-            unknown.append(key)
+    d = PlanetConfig(path=path)
+    config = PlanetConfig(
+        path=path,
+        name=get("name", str.strip, d.name),
+        link=get("link", str.strip, d.link),
+        owner_name=get("owner_name", str.strip, d.owner_name),
+        owner_email=get("owner_email", str.strip, d.owner_email),
+        items_per_page=get("items_per_page", _whole_number, d.items_per_page),
+        days_per_page=get("days_per_page", _whole_number, d.days_per_page),
+        date_format=get("date_format", _date_format, d.date_format),
+        new_date_format=get("new_date_format", _date_format, d.new_date_format),
+        new_feed_items=get("new_feed_items", _unlimited_or_count, d.new_feed_items),
+        activity_threshold=get("activity_threshold", _whole_number, d.activity_threshold),
+        cache_keep_entries=get("cache_keep_entries", _whole_number, d.cache_keep_entries),
+        poll_interval=get("poll_interval", parse_duration, d.poll_interval),
+        min_interval=get("min_interval", parse_duration, d.min_interval),
+        max_interval=get("max_interval", parse_duration, d.max_interval),
+        feed_timeout=get("feed_timeout", parse_duration, d.feed_timeout),
+        max_feed_bytes=get("max_feed_bytes", parse_size, d.max_feed_bytes),
+        concurrency=get("concurrency", _whole_number, d.concurrency),
+        per_host_concurrency=get("per_host_concurrency", _whole_number, d.per_host_concurrency),
+        filter=get("filter", _regex, d.filter),
+        exclude=get("exclude", _regex, d.exclude),
+        future_dates=get("future_dates", _future_dates, d.future_dates),
+        listen=get("listen", lambda t: tuple(t.split()), (DEFAULT_LISTEN,)),
+        database=get("database", relative_path, os.path.join(base_dir, DEFAULT_DATABASE)),
+        template_dir=get("template_dir", relative_path, d.template_dir),
+    )
 
-    for attr in ("concurrency", "per_host_concurrency"):
-        if values.get(attr) == 0:
-            raise ConfigError(path, reader.line_of(PLANET_SECTION, attr), attr, "must be 1 or more")
-    min_interval = float(values.get("min_interval", 300.0))  # type: ignore[arg-type]
-    max_interval = float(values.get("max_interval", 86400.0))  # type: ignore[arg-type]
-    if min_interval < 1 or max_interval < min_interval:
-        key = "max_interval" if "max_interval" in planet and min_interval >= 1 else "min_interval"
+    for key in ("concurrency", "per_host_concurrency"):
+        if getattr(config, key) == 0:
+            raise ConfigError(path, reader.line_of(PLANET_SECTION, key), key, "must be 1 or more")
+    if config.min_interval < 1 or config.max_interval < config.min_interval:
+        key = (
+            "max_interval"
+            if "max_interval" in planet and config.min_interval >= 1
+            else "min_interval"
+        )
         raise ConfigError(
             path,
             reader.line_of(PLANET_SECTION, key),
             key,
-            f"needs 1s <= min_interval ({min_interval:g}s) <= max_interval ({max_interval:g}s)",
+            f"needs 1s <= min_interval ({config.min_interval:g}s)"
+            f" <= max_interval ({config.max_interval:g}s)",
         )
 
-    defaults = PlanetConfig(path=path)
-    poll_interval = float(values.get("poll_interval", defaults.poll_interval))  # type: ignore[arg-type]
-    feed_timeout = float(values.get("feed_timeout", defaults.feed_timeout))  # type: ignore[arg-type]
-    max_bytes = int(values.get("max_feed_bytes", defaults.max_feed_bytes))  # type: ignore[call-overload]
-    future = values.get("future_dates", defaults.future_dates)
-    assert isinstance(future, FutureDates)
+    ignored: list[tuple[str, str]] = []
+    unknown: list[str] = []
+    for key in planet:
+        if key in IGNORED_KEYS:
+            ignored.append((key, IGNORED_KEYS[key]))
+        elif key not in PLANET_KEYS:
+            unknown.append(key)
 
     feeds: list[FeedConfig] = []
     for name in parser.sections():
@@ -273,55 +292,34 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         if not name.startswith(FEED_SCHEMES):
             ignored.append((f"[{name}]", _why_section_ignored(name, section)))
             continue
-        extra = {k: v for k, v in section.items() if k not in FEED_KEYS}
-        feeds.append(
-            FeedConfig(
-                url=FeedURL(name),
-                name=section.get("name", "").strip() or name,
-                poll_interval=_feed_value(reader, section, name, "poll_interval", parse_duration)
-                or poll_interval,
-                feed_timeout=_feed_value(reader, section, name, "feed_timeout", parse_duration)
-                or feed_timeout,
-                max_feed_bytes=_feed_value(reader, section, name, "max_feed_bytes", parse_size)
-                or max_bytes,
-                filter=_feed_value(reader, section, name, "filter", _regex) or values.get("filter"),  # type: ignore[arg-type]
-                exclude=_feed_value(reader, section, name, "exclude", _regex)
-                or values.get("exclude"),  # type: ignore[arg-type]
-                future_dates=_feed_value(reader, section, name, "future_dates", _future_dates)
-                or future,
-                new_feed_items=_feed_value(
-                    reader, section, name, "new_feed_items", _unlimited_or_count
-                )
-                if "new_feed_items" in section
-                else values.get("new_feed_items"),  # type: ignore[arg-type]
-                cache_keep_entries=_feed_value(
-                    reader, section, name, "cache_keep_entries", _whole_number
-                ),
-                extra=extra,
-            )
-        )
+        feeds.append(_feed_config(reader, name, section, config))
 
-    listen = values.pop("listen", (DEFAULT_LISTEN,))
-    database = values.pop("database", os.path.join(base_dir, DEFAULT_DATABASE))
-    return PlanetConfig(
-        path=path,
-        feeds=tuple(feeds),
-        ignored=tuple(ignored),
-        unknown=tuple(unknown),
-        listen=listen,  # type: ignore[arg-type]
-        database=database,  # type: ignore[arg-type]
-        **values,  # type: ignore[arg-type]
+    return attrs.evolve(config, feeds=tuple(feeds), ignored=tuple(ignored), unknown=tuple(unknown))
+
+
+def _feed_config(
+    reader: _Reader, name: str, section: configparser.SectionProxy, planet: PlanetConfig
+) -> FeedConfig:
+    """One feed section, with the planet's values where the section sets none."""
+
+    def get(key: str, convert: Callable[[str], T], default: T) -> T:
+        if key not in section:
+            return default
+        return reader.value(section, name, key, convert)
+
+    return FeedConfig(
+        url=FeedURL(name),
+        name=section.get("name", "").strip() or name,
+        poll_interval=get("poll_interval", parse_duration, planet.poll_interval),
+        feed_timeout=get("feed_timeout", parse_duration, planet.feed_timeout),
+        max_feed_bytes=get("max_feed_bytes", parse_size, planet.max_feed_bytes),
+        filter=get("filter", _regex, planet.filter),
+        exclude=get("exclude", _regex, planet.exclude),
+        future_dates=get("future_dates", _future_dates, planet.future_dates),
+        new_feed_items=get("new_feed_items", _unlimited_or_count, planet.new_feed_items),
+        cache_keep_entries=get("cache_keep_entries", _whole_number, planet.cache_keep_entries),
+        extra={k: v for k, v in section.items() if k not in FEED_KEYS},
     )
-
-
-def _feed_value(
-    reader: _Reader,
-    section: configparser.SectionProxy,
-    name: str,
-    key: str,
-    convert: Callable[[str], T],
-) -> T | None:
-    return reader.value(section, name, key, convert) if key in section else None
 
 
 def _why_section_ignored(name: str, section: configparser.SectionProxy) -> str:
