@@ -50,24 +50,176 @@ MUTATED_MTIME = FARM_MTIME + 86400
 NEWEST = datetime(2025, 12, 1, tzinfo=timezone.utc)
 FORMAT_VERSION = 1
 
-_WORDS = (
-    "the of and to in is that for it with as was on be by this are from or at an "
-    "which but not have has had you they we can will one all their would there what "
-    "about when so if more out up into no some than them then its also only new time "
-    "twisted reactor deferred protocol transport factory callback errback service "
-    "python feed parser entry atom rss river planet aggregator daemon poll schedule "
-    "server client request response header cache etag socket thread process worker "
-    "sqlite database index query transaction release version package module function "
-    "class method type value error exception test coverage benchmark latency throughput "
-    "memory performance build deploy container kernel network buffer stream async await "
-    "generator iterator decorator context manager interface plugin option config file "
-    "today yesterday week release notes announcing finally fixed improved added removed "
-    "community conference talk slides video workshop sprint mentor contributor review"
-).split()
+_WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "with",
+    "as",
+    "was",
+    "on",
+    "be",
+    "by",
+    "this",
+    "are",
+    "from",
+    "or",
+    "at",
+    "an",
+    "which",
+    "but",
+    "not",
+    "have",
+    "has",
+    "had",
+    "you",
+    "they",
+    "we",
+    "can",
+    "will",
+    "one",
+    "all",
+    "their",
+    "would",
+    "there",
+    "what",
+    "about",
+    "when",
+    "so",
+    "if",
+    "more",
+    "out",
+    "up",
+    "into",
+    "no",
+    "some",
+    "than",
+    "them",
+    "then",
+    "its",
+    "also",
+    "only",
+    "new",
+    "time",
+    "twisted",
+    "reactor",
+    "deferred",
+    "protocol",
+    "transport",
+    "factory",
+    "callback",
+    "errback",
+    "service",
+    "python",
+    "feed",
+    "parser",
+    "entry",
+    "atom",
+    "rss",
+    "river",
+    "planet",
+    "aggregator",
+    "daemon",
+    "poll",
+    "schedule",
+    "server",
+    "client",
+    "request",
+    "response",
+    "header",
+    "cache",
+    "etag",
+    "socket",
+    "thread",
+    "process",
+    "worker",
+    "sqlite",
+    "database",
+    "index",
+    "query",
+    "transaction",
+    "release",
+    "version",
+    "package",
+    "module",
+    "function",
+    "class",
+    "method",
+    "type",
+    "value",
+    "error",
+    "exception",
+    "test",
+    "coverage",
+    "benchmark",
+    "latency",
+    "throughput",
+    "memory",
+    "performance",
+    "build",
+    "deploy",
+    "container",
+    "kernel",
+    "network",
+    "buffer",
+    "stream",
+    "async",
+    "await",
+    "generator",
+    "iterator",
+    "decorator",
+    "context",
+    "manager",
+    "interface",
+    "plugin",
+    "option",
+    "config",
+    "file",
+    "today",
+    "yesterday",
+    "week",
+    "release",
+    "notes",
+    "announcing",
+    "finally",
+    "fixed",
+    "improved",
+    "added",
+    "removed",
+    "community",
+    "conference",
+    "talk",
+    "slides",
+    "video",
+    "workshop",
+    "sprint",
+    "mentor",
+    "contributor",
+    "review",
+]
 _LANGS = ("python", "javascript", "rust", "go", "bash", "c")
 _TAGS = (
-    "python", "twisted", "release", "web", "async", "testing", "packaging", "django",
-    "performance", "security", "community", "tutorial", "rust", "linux", "databases",
+    "python",
+    "twisted",
+    "release",
+    "web",
+    "async",
+    "testing",
+    "packaging",
+    "django",
+    "performance",
+    "security",
+    "community",
+    "tutorial",
+    "rust",
+    "linux",
+    "databases",
 )
 _CODE_LINES = (
     "from twisted.internet import reactor, defer",
@@ -83,7 +235,7 @@ _CODE_LINES = (
     "let total: u64 = items.iter().map(|x| x.len() as u64).sum();",
     "$ pip install --upgrade planetd && twistd -n planetd --config planet.ini",
     "x = [a for a in range(100) if a % 3 == 0]  # a <list> & more",
-    "    raise ValueError(\"expected <feed> or <rss>, got %r\" % (tag,))",
+    '    raise ValueError("expected <feed> or <rss>, got %r" % (tag,))',
 )
 
 
@@ -155,7 +307,8 @@ def _inline(rng: random.Random, site: str) -> str:
             href = (
                 f"/{rng.choice(_TAGS)}/{rng.randint(1, 9999)}.html"
                 if rng.random() < 0.4
-                else f"https://{rng.choice(_TAGS)}.example.org/{_words(rng, 1, 3).replace(' ', '-')}"
+                else f"https://{rng.choice(_TAGS)}.example.org/"
+                + _words(rng, 1, 3).replace(" ", "/")
             )
             sentence += f' See <a href="{href}">{escape(_words(rng, 1, 4))}</a>.'
         elif roll < 0.40:
@@ -210,7 +363,11 @@ def _block(rng: random.Random, site: str, slug: str) -> str:
 
 def _content(rng: random.Random, site: str, slug: str, small: bool) -> str:
     """HTML of 0.5-12 KB (log-uniform), or ~200-600 bytes for the small farm."""
-    target = rng.randint(200, 600) if small else int(math.exp(rng.uniform(math.log(500), math.log(12000))))
+    target = (
+        rng.randint(200, 600)
+        if small
+        else int(math.exp(rng.uniform(math.log(500), math.log(12000))))
+    )
     floor = 150 if small else 500
     out: list[str] = []
     size = 0
@@ -348,7 +505,9 @@ def _xhtml(html: str) -> str:
     )
 
 
-def build_feed(seed: int, index: int, *, small: bool = False, extra: int = 0) -> tuple[str, str, int]:
+def build_feed(
+    seed: int, index: int, *, small: bool = False, extra: int = 0
+) -> tuple[str, str, int]:
     """Feed ``index``'s file name, text and entry count; ``extra`` newer entries on top."""
     rng = random.Random(f"planetd-farm:{seed}:{index}")
     kind = rng.choice(("rss", "rss-encoded", "atom", "atom", "atom-xhtml"))
@@ -414,7 +573,9 @@ def generate(folder: str | Path, feeds: int, *, seed: int = 7, small: bool = Fal
     for i in range(feeds):
         name, text, count = build_feed(seed, i, small=small)
         size = _write(base / name, text, FARM_MTIME)
-        farm.feeds.append(FeedInfo(name=name, format=name.rsplit(".", 1)[1], entries=count, size=size))
+        farm.feeds.append(
+            FeedInfo(name=name, format=name.rsplit(".", 1)[1], entries=count, size=size)
+        )
     serve(farm, "base")
     farm.save()
     return farm

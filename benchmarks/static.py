@@ -96,7 +96,9 @@ class StaticServer:
 
     def __init__(self, root: str | Path, *, kind: str = "auto") -> None:
         self.root = str(Path(root).resolve())
-        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+        nginx = shutil.which("nginx") or (
+            "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+        )
         if kind == "auto":
             kind = "nginx" if nginx else "twisted"
         self.kind = kind
@@ -139,9 +141,8 @@ class StaticServer:
                 str(self.validating),
                 str(self.plain),
             ]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "stderr.log", "wb")
-        )
+        with open(Path(tmp) / "stderr.log", "wb") as stderr:
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
         try:
             _wait_listening(self.validating, self.process)
             _wait_listening(self.plain, self.process)
@@ -171,7 +172,7 @@ class StaticServer:
 
 
 def _twisted_main(root: str, validating: int, plain: int) -> None:
-    """The fallback: ``static.File`` (Last-Modified, If-Modified-Since) plus an ETag; and without."""
+    """The fallback: ``static.File`` plus an ETag on one port; no validators on the other."""
     from twisted.internet import reactor
     from twisted.web import server, static
 

@@ -13,7 +13,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -77,13 +77,13 @@ def cut_page(entries: Sequence[StoredEntry], items: int, days: int) -> list[Stor
     """The first page: at most ``items`` entries spanning at most ``days`` days (0: no limit)."""
     page = list(entries[:items]) if items > 0 else list(entries)
     if days > 0:
-        seen: list[datetime] = []
+        seen: list[date] = []
         for index, entry in enumerate(page):
             day = entry.published.astimezone(timezone.utc).date()
             if day not in seen:
                 if len(seen) == days:
                     return page[:index]
-                seen.append(day)  # type: ignore[arg-type]
+                seen.append(day)
     return page
 
 
