@@ -16,7 +16,6 @@ import sys
 from twisted.internet import reactor
 from twisted.web import resource, server, static
 
-
 ACCESS_LOG = os.environ.get("FEEDSERVER_LOG")
 
 

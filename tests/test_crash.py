@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import Daemon, FeedServer, subprocess_env, twistd
 from feeds import atom
 
@@ -31,10 +32,14 @@ def write_feeds(server: FeedServer, round_: int) -> set[tuple[str, str]]:
     served: set[tuple[str, str]] = set()
     for f in range(FEEDS):
         entries = [
-            (f"tag:crash,2026:{f}-{n}", f"Feed {f} post {n}", f"2026-07-{1 + n % 28:02d}T{n % 24:02d}:00:00Z",
-             f"<p>feed {f} post {n}</p>" * 20)
+            (
+                f"tag:crash,2026:{f}-{n}",
+                f"Feed {f} post {n}",
+                f"2026-07-{1 + n % 28:02d}T{n % 24:02d}:00:00Z",
+                f"<p>feed {f} post {n}</p>" * 20,
+            )
             for n in range(5 + round_ * (1 + f % 3))
-        ]  # fmt: skip
+        ]
         name = f"feed{f}.atom"
         (server.folder / name).write_text(atom(f"Feed {f}", f"https://f{f}.example/", entries))
         served |= {(name, e[0]) for e in entries}
@@ -112,10 +117,24 @@ def run_daemon_once(
     config: Path, database: Path, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*twistd(), "-n", "--pidfile=", "planetd", "--config", str(config), "--database", str(database),
-         "--listen", "tcp:0:interface=127.0.0.1"],
-        capture_output=True, text=True, env=subprocess_env(), cwd=str(config.parent), timeout=timeout,
-    )  # fmt: skip
+        [
+            *twistd(),
+            "-n",
+            "--pidfile=",
+            "planetd",
+            "--config",
+            str(config),
+            "--database",
+            str(database),
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=str(config.parent),
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -144,11 +163,16 @@ def test_a_locked_database_is_refused(config: Path, tmp_path: Path) -> None:
     first = run_daemon_once_quick_create(config, database)
     assert first == 0
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
-         " c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)", str(database)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
+            " c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "locked"
