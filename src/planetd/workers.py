@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -43,11 +43,14 @@ class ParsePool:
         *,
         workers: int | None = None,
         time_limit: float = 60.0,
+        target: Callable[[bytes, str, str | None, dict[EntryKey, str]], ParsedFeed] = parse_feed,
     ) -> None:
         self._reactor: IReactorTime = reactor
         self._from_threads: IReactorFromThreads = reactor
         self.workers = workers or os.cpu_count() or 1
         self.time_limit = time_limit
+        #: What a job runs: parse_feed, or (in tests) a module-level stand-in that crashes.
+        self._target = target
         self._executor: ProcessPoolExecutor | None = None
         self.generation = 0
         self.restarts = 0
@@ -105,12 +108,12 @@ class ParsePool:
         try:
             executor = self._pool()
             generation = self.generation
-            future = executor.submit(parse_feed, body, url, content_type, known)
+            future = executor.submit(self._target, body, url, content_type, known)
         except (BrokenProcessPool, RuntimeError):
             self._replace(self.generation)
             executor = self._pool()
             generation = self.generation
-            future = executor.submit(parse_feed, body, url, content_type, known)
+            future = executor.submit(self._target, body, url, content_type, known)
         timed_out = []
 
         def on_timeout() -> None:
