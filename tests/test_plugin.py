@@ -7,7 +7,7 @@ import sys
 
 from conftest import REPO, subprocess_env, twistd
 
-HEAVY = ("treq", "feedparser", "klein", "jinja2", "nh3", "planetd.store", "sqlite3")
+HEAVY = ("treq", "feedparser", "klein", "jinja2", "nh3", "planetd.store")
 
 
 def test_importing_the_plugin_loads_nothing_heavy() -> None:
