@@ -226,7 +226,15 @@ def test_render_writes_a_static_planet_whose_files_parse(planet: Path, tmp_path:
         assert f'href="{link}"' in index
         assert (out / link).is_file()
     assert 'href="./feeds"' in index
-    assert 'href="../planetd.css"' in (out / "feeds" / "index.html").read_text()
+    health = (out / "feeds" / "index.html").read_text()
+    assert 'href="../planetd.css"' in health
+    # Each feed's page sits where the health page links it: feeds/<id>/index.html.
+    feed_links = re.findall(r'href="\.\./feeds/([0-9a-f]+)"', health)
+    assert len(feed_links) == 3
+    for fid in feed_links:
+        page = (out / "feeds" / fid / "index.html").read_text()
+        assert 'href="../../planetd.css"' in page
+    assert "?before=" not in index, "a static copy has no older pages to link to"
     assert not Path(f"{planet.parent / 'planetd.sqlite'}-wal").exists()
 
 

@@ -484,18 +484,24 @@ def render(config_path: str, database: str | None, output: str) -> int:
     site = Site(config, Renderer(config))
     try:
         # "./" makes every link relative, so the folder can be served at any path.
-        outputs = site.build_all(db, now, root="./")
-        # The pages link to "feeds" (the daemon's /feeds): feeds/index.html answers
-        # there on any static server, its links one level up.
+        outputs = site.build_all(db, now, root="./", paginate=False)
+        # The pages link to "feeds" and "feeds/<id>" (the daemon's paths): an
+        # index.html in each folder answers there on any static server.
         views = feed_views(db.feed_states(), config, now, db.hidden_counts())
         feeds_page = site.renderer.feeds_html(views, now, root="../")
+        feed_pages = {view.id: site.feed_page(db, now, view.id, root="../../") for view in views}
     finally:
         db.close()
     files = {name: outputs[path].body for name, path in STATIC_FILES.items()}
     files["planetd.css"] = read_stylesheet(site.renderer)
     files[os.path.join("feeds", "index.html")] = feeds_page
+    for fid, page in feed_pages.items():
+        if page is not None:
+            files[os.path.join("feeds", fid, "index.html")] = page
     write_files(output, files)
-    print(f"wrote {len(files)} files to {output}: {', '.join(files)}")
+    names = list(files)
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    print(f"wrote {len(files)} files to {output}: {shown}")
     return 0
 
 

@@ -140,7 +140,12 @@ class Renderer:
         )
 
     def feed_html(
-        self, feed: FeedView, days: Sequence[Day], feeds: Sequence[FeedView], now: datetime
+        self,
+        feed: FeedView,
+        days: Sequence[Day],
+        feeds: Sequence[FeedView],
+        now: datetime,
+        root: str = "/",
     ) -> bytes:
         """One feed's own page: its health line and its entries."""
         return self._page(
@@ -149,6 +154,7 @@ class Renderer:
             days=days,
             feeds=feeds,
             older=None,
+            root=root,
             generated_at=format_date(now, self.config.date_format),
         )
 

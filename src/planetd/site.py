@@ -68,15 +68,21 @@ class Site:
         self.judge = judge_for(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
 
-    def build_all(self, db: Database, now: datetime, root: str = "/") -> dict[str, Output]:
-        """Every fixed output: the pages, the feeds, the default API documents."""
+    def build_all(
+        self, db: Database, now: datetime, root: str = "/", *, paginate: bool = True
+    ) -> dict[str, Output]:
+        """Every fixed output: the pages, the feeds, the default API documents.
+
+        Without ``paginate`` the river has no "Older entries" link: a static copy
+        holds the first page only.
+        """
         config = self.config
         views = feed_views(db.feed_states(), config, now, db.hidden_counts())
         items = config.items_per_page or 60
         newest = db.entries(limit=items + 1, judge=self.judge)
         page = cut_page(newest, items, config.days_per_page)
         more = len(newest) > len(page)
-        older = f"{root}?before={encode_cursor(page[-1])}" if more and page else None
+        older = f"{root}?before={encode_cursor(page[-1])}" if paginate and more and page else None
         days = group_by_day(page, config.new_date_format)
         return {
             "/": Output(self.renderer.river_html(days, views, now, older, root=root), HTML),
@@ -104,7 +110,7 @@ class Site:
             group_by_day(page, config.new_date_format), views, now, older
         )
 
-    def feed_page(self, db: Database, now: datetime, fid: str) -> bytes | None:
+    def feed_page(self, db: Database, now: datetime, fid: str, root: str = "/") -> bytes | None:
         """One feed's page, or None if no feed has that id."""
         config = self.config
         views = feed_views(db.feed_states(), config, now, db.hidden_counts())
@@ -115,7 +121,7 @@ class Site:
             limit=config.items_per_page or 60, feed_url=FeedURL(view.url), judge=self.judge
         )
         return self.renderer.feed_html(
-            view, group_by_day(entries, config.new_date_format), views, now
+            view, group_by_day(entries, config.new_date_format), views, now, root=root
         )
 
     def feeds_document(self, db: Database, now: datetime) -> bytes:
