@@ -199,3 +199,47 @@ def test_a_missing_folder_is_a_clear_error(config: Path, tmp_path: Path) -> None
     assert result.returncode != 0
     assert "does not exist" in result.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def process_tree(root: int) -> set[int]:
+    """``root`` and every process below it, read from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    tree = {root}
+    for _ in range(10):
+        tree |= {pid for pid, parent in parents.items() if parent in tree}
+    return tree
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_daemon_leaves_no_parse_workers_behind(
+    tmp_path: Path, feed_server: FeedServer, make_daemon
+) -> None:
+    """SIGKILL gives the daemon no chance to stop its pool: its workers notice and exit."""
+    write_feeds(feed_server, 0)
+    config = tmp_path / "planet.ini"
+    config.write_text(f"[Planet]\nname = K\n\n[{feed_server.url('feed0.atom')}]\n")
+    daemon: Daemon = make_daemon(config)
+    daemon.start()
+    daemon.wait_until(lambda: bool(daemon.json("/api/entries")["entries"]), 30, "a parse")
+    assert daemon.process is not None
+    helpers = process_tree(daemon.process.pid) - {daemon.process.pid}
+    assert len(helpers) >= 2, "the parse workers run in their own processes"
+    daemon.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(p) for p in helpers):
+        time.sleep(0.1)
+    assert not [p for p in helpers if alive(p)]

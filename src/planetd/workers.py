@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +28,34 @@ from planetd.parse import parse_feed
 
 class ParseTimeoutError(Exception):
     """A parse ran past its time limit."""
+
+
+def _exit_with(owner: int) -> None:
+    """Worker initializer: exit as soon as the process that owns the pool is gone.
+
+    A daemon killed with SIGKILL (the OOM killer, a crash) cannot shut its pool
+    down; without this its workers would outlive it, and every restart would
+    leave two more behind.
+    """
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(owner)
+        except (AttributeError, OSError):
+            handle = None
+        if handle is not None:
+            select.select([handle], [], [])
+            os._exit(0)
+        while True:  # no pidfd (old kernel): ask once a second
+            time.sleep(1.0)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                continue
+
+    threading.Thread(target=watch, name="planetd-owner-watch", daemon=True).start()
 
 
 def _warm() -> int:
@@ -74,7 +105,12 @@ class ParsePool:
             # Workers fork from a server that has imported only the parser (not
             # the daemon's __main__, which would drag in Twisted): smaller and warm.
             context.set_forkserver_preload(["planetd.parse"])
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_exit_with,
+                initargs=(os.getpid(),),
+            )
             self.generation += 1
         return self._executor
 
