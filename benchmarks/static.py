@@ -78,6 +78,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,7 +103,9 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float 
 class StaticServer:
     """Serves ``root`` on two ports (validating and plain); a context manager."""
 
-    def __init__(self, root: str | Path, *, kind: str = "auto") -> None:
+    def __init__(
+        self, root: str | Path, *, kind: str = "auto", ports: tuple[int, int] | None = None
+    ) -> None:
         self.root = str(Path(root).resolve())
         nginx = shutil.which("nginx") or (
             "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
@@ -103,8 +114,11 @@ class StaticServer:
             kind = "nginx" if nginx else "twisted"
         self.kind = kind
         self._nginx = nginx
-        self.validating = free_port()
-        self.plain = free_port()
+        # Ports a caller asks for (so feed URLs stay the same from run to run), if free.
+        if ports is not None and all(_is_free(p) for p in ports):
+            self.validating, self.plain = ports
+        else:
+            self.validating, self.plain = free_port(), free_port()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.process: subprocess.Popen[bytes] | None = None
 

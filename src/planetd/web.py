@@ -224,7 +224,19 @@ class PlanetWeb:
         return mine
 
     async def _fixed(self, path: str) -> Cached:
-        await self.refresh()
+        """The output at ``path``: fresh if it can be had at once, else the last one built.
+
+        While feeds are being polled the store changes many times a second; a
+        reader then gets the previous rendering at once and the new one is
+        built behind it (one build at a time), instead of every request
+        waiting for a rebuild.
+        """
+        if self._outputs:
+            # Starts a build if the store moved on; a build that finishes at once
+            # (nothing to wait for) has already replaced the outputs here.
+            self.refresh()
+        else:
+            await self.refresh()
         return self._outputs[path]
 
     async def _computed(self, key: str, make: Callable[[Database], Output | None]) -> Cached | None:
