@@ -566,3 +566,15 @@ def test_file_url_naming_another_host_is_refused() -> None:
     """``file://server/path`` names another machine: planetd cannot read it, so it says so."""
     with pytest.raises(ValueError, match="another host"):
         file_path("file://fileserver/share/a.xml", "/srv/p.ini")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("yes", True), ("On", True), ("1", True), ("no", False), ("off", False)]
+)
+def test_access_log_is_a_yes_or_no(text: str, expected: bool) -> None:
+    """`access_log` takes yes/no (and their usual spellings); anything else is refused."""
+    config = parse_config(f"[Planet]\naccess_log = {text}\n", "/srv/planet.ini")
+    assert config.access_log is expected
+    assert "access_log" not in config.unknown
+    with pytest.raises(ConfigError, match="access_log"):
+        parse_config("[Planet]\naccess_log = sometimes\n", "/srv/planet.ini")

@@ -89,6 +89,7 @@ def test_daemon_polls_serves_and_keeps_entries_across_restart(
     status, headers, page = daemon.get("/")
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")
+    assert '"GET / HTTP/1.1"' not in daemon.log(), "no access log unless access_log = yes"
     river = river_outline(page)
     assert river == [
         (
@@ -143,6 +144,7 @@ def test_a_hanging_feed_delays_nothing(
     config = write_planet(tmp_path, feed_server)
     with config.open("a") as f:
         f.write(f"\n[{feed_server.url('hang')}]\nname = Hanging Blog\nfeed_timeout = 60s\n")
+    config.write_text(config.read_text().replace("[Planet]\n", "[Planet]\naccess_log = yes\n"))
     daemon: Daemon = make_daemon(config)
     daemon.start()
     daemon.wait_until(
@@ -154,6 +156,7 @@ def test_a_hanging_feed_delays_nothing(
     assert status == 200
     assert elapsed < 1.0
     assert b"Hanging Blog" in page
+    assert '"GET / HTTP/1.1" 200' in daemon.log()
     states = {f["name"]: f["status"] for f in daemon.json("/api/feeds")["feeds"]}
     assert states == {"Planet Python": "ok", "Planet Twisted": "ok", "Hanging Blog": "pending"}
     stop_cleanly(daemon)

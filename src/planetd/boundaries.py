@@ -103,6 +103,8 @@ class PlanetConfig:
     exclude: str | None = None
     future_dates: FutureDates = FutureDates.CLAMP
     listen: tuple[str, ...] = ()
+    #: Log one line per HTTP request (off: a reverse proxy usually keeps that log).
+    access_log: bool = False
     database: str = ""
     template_dir: str | None = None
     feeds: tuple[FeedConfig, ...] = ()

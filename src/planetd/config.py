@@ -62,7 +62,7 @@ PLANET_KEYS = frozenset(
         "date_format", "new_date_format", "new_feed_items", "activity_threshold",
         "cache_keep_entries", "poll_interval", "min_interval", "max_interval", "feed_timeout",
         "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
-        "future_dates", "listen", "database", "template_dir",
+        "future_dates", "listen", "database", "template_dir", "access_log",
     }
 )  # fmt: skip
 
@@ -149,6 +149,15 @@ def _date_format(text: str) -> str:
     if "%" not in text:
         raise ValueError(f"expected a strftime format such as %d %b %Y, got {text!r}")
     return text
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "yes", "true", "on"):
+        return True
+    if value in ("0", "no", "false", "off"):
+        return False
+    raise ValueError(f"expected yes or no, got {text!r}")
 
 
 def _unlimited_or_count(text: str) -> int | None:
@@ -255,6 +264,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         exclude=get("exclude", _regex, d.exclude),
         future_dates=get("future_dates", _future_dates, d.future_dates),
         listen=get("listen", lambda t: tuple(t.split()), (DEFAULT_LISTEN,)),
+        access_log=get("access_log", _boolean, d.access_log),
         database=get("database", relative_path, os.path.join(base_dir, DEFAULT_DATABASE)),
         template_dir=get("template_dir", relative_path, d.template_dir),
     )
