@@ -62,22 +62,22 @@ class Store:
 
     def stop(self) -> Deferred[None]:
         """Finish queued work, checkpoint and close every connection, stop the threads."""
+        # Stopping the reader pool waits for reads in flight (a page build takes
+        # well under a second), so no connection is closed under a running query.
+        self._reader_pool.stop()
+        self._readers.close_all()
 
         def close_writer() -> None:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
 
-        def close_readers() -> None:
-            self._readers.close_all()
-
-        def stop_pools(_: object) -> None:
-            self._reader_pool.stop()
+        def stop_writer(result: object) -> object:
             self._writer_pool.stop()
+            return result
 
-        d = deferToThreadPool(self._reactor, self._reader_pool, close_readers)
-        d.addCallback(lambda _: deferToThreadPool(self._reactor, self._writer_pool, close_writer))
-        d.addBoth(stop_pools)
+        d = deferToThreadPool(self._reactor, self._writer_pool, close_writer)
+        d.addBoth(stop_writer)
         return d
 
     def write(

@@ -224,19 +224,17 @@ class PlanetWeb:
         return mine
 
     async def _fixed(self, path: str) -> Cached:
-        """The output at ``path``: fresh if it can be had at once, else the last one built.
+        """The output at ``path``, rebuilt first if the store moved on.
 
-        While feeds are being polled the store changes many times a second; a
-        reader then gets the previous rendering at once and the new one is
-        built behind it (one build at a time), instead of every request
-        waiting for a rebuild.
+        While feeds are being polled the store changes many times a second.
+        The request that finds the outputs stale waits for one rebuild; every
+        request arriving while that build runs gets the previous rendering at
+        once instead of queueing behind it. A client that reads after its own
+        write still sees it, since its request starts (and awaits) the build.
         """
-        if self._outputs:
-            # Starts a build if the store moved on; a build that finishes at once
-            # (nothing to wait for) has already replaced the outputs here.
-            self.refresh()
-        else:
-            await self.refresh()
+        if self._outputs and self._building is not None:
+            return self._outputs[path]
+        await self.refresh()
         return self._outputs[path]
 
     async def _computed(self, key: str, make: Callable[[Database], Output | None]) -> Cached | None:
