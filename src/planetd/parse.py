@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import attrs
 import feedparser
 
 from planetd.boundaries import EntryKey, ParsedEntry, ParsedFeed
@@ -144,27 +145,7 @@ def _parse_entry(
     published = _to_datetime(raw.get("published_parsed"))
     updated = _to_datetime(dict.get(raw, "updated_parsed"))
     author = plain_text(raw.get("author", "") or "") or feed_author
-    if known.get(key) == digest:
-        return ParsedEntry(
-            key=key,
-            raw_hash=digest,
-            title=title,
-            link=link,
-            author=author,
-            published=published,
-            updated=updated,
-            changed=False,
-        )
-    if content_type in _HTML_TYPES:
-        content_html = sanitize_html(content_value, base)
-    elif content_value.strip():
-        paragraphs = [p for p in xml_safe(content_value).split("\n\n") if p.strip()]
-        content_html = "".join(
-            "<p>" + html.escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paragraphs
-        )
-    else:
-        content_html = ""
-    return ParsedEntry(
+    unchanged = ParsedEntry(
         key=key,
         raw_hash=digest,
         title=title,
@@ -172,8 +153,26 @@ def _parse_entry(
         author=author,
         published=published,
         updated=updated,
+        changed=False,
+    )
+    if known.get(key) == digest:
+        return unchanged
+    content_html = _content_html(content_value, content_type, base)
+    return attrs.evolve(
+        unchanged,
         content_html=content_html,
         text=f"{title}\n{html_to_text(content_html)}",
+        changed=True,
+    )
+
+
+def _content_html(value: str, content_type: str, base: str) -> str:
+    """Sanitized HTML for HTML content; plain text becomes escaped paragraphs."""
+    if content_type in _HTML_TYPES:
+        return sanitize_html(value, base)
+    paragraphs = [p for p in xml_safe(value).split("\n\n") if p.strip()]
+    return "".join(
+        "<p>" + html.escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paragraphs
     )
 
 

@@ -18,7 +18,6 @@ from planetd.render import (
     Renderer,
     dump_json,
     entries_document,
-    feed_id,
     feed_views,
 )
 from planetd.river import (
@@ -154,6 +153,3 @@ class Site:
 
     def knows_feed(self, url: str) -> bool:
         return url in self.feeds_by_url
-
-    def feed_ids(self) -> dict[str, str]:
-        return {feed_id(f.url): f.url for f in self.config.feeds}

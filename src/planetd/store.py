@@ -442,24 +442,14 @@ class Database:
         The rule: the feed that delivered a post first keeps it; later copies
         are stored, hidden as duplicates, and shown by ``hidden=1``.
         """
-        if not row.key.startswith("hash:"):
-            found = self._conn.execute(
-                "SELECT 1 FROM entries e JOIN feeds f ON f.url = e.feed_url"
-                " WHERE e.key = ? AND e.feed_url != ? AND f.active = 1"
-                " AND coalesce(e.hidden, '') != 'duplicate' LIMIT 1",
-                (row.key, url),
-            ).fetchone()
-            if found:
-                return True
-        if row.link:
-            found = self._conn.execute(
-                "SELECT 1 FROM entries e JOIN feeds f ON f.url = e.feed_url"
-                " WHERE e.link = ? AND e.feed_url != ? AND f.active = 1"
-                " AND coalesce(e.hidden, '') != 'duplicate' LIMIT 1",
-                (row.link, url),
-            ).fetchone()
-            return found is not None
-        return False
+        found = self._conn.execute(
+            "SELECT 1 FROM entries e JOIN feeds f ON f.url = e.feed_url"
+            " WHERE (e.key = ? OR e.link = ?) AND e.feed_url != ? AND f.active = 1"
+            " AND coalesce(e.hidden, '') != 'duplicate' LIMIT 1",
+            # A content-hash key names no post across feeds; a NULL matches nothing.
+            (None if row.key.startswith("hash:") else row.key, row.link, url),
+        ).fetchone()
+        return found is not None
 
     def _expunge(self, url: FeedURL, keep: int) -> None:
         """Drop a feed's oldest entries beyond ``keep``, remembering them so they stay gone."""
