@@ -31,7 +31,7 @@ from urllib.parse import urljoin
 
 import nh3
 
-__all__ = ["html_to_text", "plain_text", "sanitize_html"]
+__all__ = ["html_to_text", "plain_text", "sanitize_html", "xml_safe"]
 
 #: Elements an article keeps. Anything else is unwrapped (its text stays) unless it is in
 #: ``_DROPPED_WITH_CONTENT``. ``srcset``/``<picture>`` are left out on purpose: a srcset holds
