@@ -234,14 +234,14 @@ ROUTES: dict[bytes, Handler] = {
 }
 
 
-class _QuietSite(Site):
+class QuietSite(Site):
     noisy = False
 
     def log(self, request: Request) -> None:
-        """No access log: tests read results, not log lines."""
+        """No access log: tests read results, not log lines (shared with planet_harness)."""
 
 
-class _TrackingFactory(WrappingFactory):
+class TrackingFactory(WrappingFactory):
     """Remembers open connections so that stopping can abort them and wait."""
 
     noisy = False
@@ -266,7 +266,7 @@ class FaultServer:
         root = Resource()
         for name, handler in ROUTES.items():
             root.putChild(name, _Route(self, handler))
-        self._factory = _TrackingFactory(_QuietSite(root, reactor=reactor))
+        self._factory = TrackingFactory(QuietSite(root, reactor=reactor))
         self.port: IListeningPort = reactor.listenTCP(0, self._factory, interface="127.0.0.1")
         self._ports = [self.port]
         self.base_url = f"http://127.0.0.1:{self.port.getHost().port}"

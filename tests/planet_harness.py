@@ -29,12 +29,11 @@ from treq.testing import StubTreq
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.task import deferLater
-from twisted.protocols.policies import WrappingFactory
 from twisted.trial import unittest
 from twisted.web.resource import Resource
 from twisted.web.server import Request
-from twisted.web.server import Site as WebSite
 
+from faultserver import QuietSite, TrackingFactory
 from planetd.boundaries import FeedConfig, FeedURL, PlanetConfig
 from planetd.config import parse_config
 from planetd.poller import PollReport
@@ -104,30 +103,6 @@ def _unchanged(request: Request, document: Document) -> bool:
     return False
 
 
-class _QuietSite(WebSite):
-    noisy = False
-
-    def log(self, request: Request) -> None:
-        """No access log: :attr:`DocumentServer.requests` records what was asked."""
-
-
-class _TrackingFactory(WrappingFactory):
-    """Remembers open connections so that stopping can close them and wait."""
-
-    noisy = False
-
-    def __init__(self, wrapped: WebSite) -> None:
-        super().__init__(wrapped)
-        self.all_lost: list[Deferred[None]] = []
-
-    def unregisterProtocol(self, p: Any) -> None:
-        super().unregisterProtocol(p)
-        if not self.protocols:
-            waiting, self.all_lost = self.all_lost, []
-            for d in waiting:
-                d.callback(None)
-
-
 class DocumentServer:
     """Serves ``documents`` (path → :class:`Document`) on 127.0.0.1; change them at will."""
 
@@ -135,7 +110,7 @@ class DocumentServer:
         self.documents: dict[str, Document] = dict(documents or {})
         #: ``(path, status)`` of every request, in order.
         self.requests: list[tuple[str, int]] = []
-        self._factory = _TrackingFactory(_QuietSite(_DocumentResource(self), reactor=reactor))
+        self._factory = TrackingFactory(QuietSite(_DocumentResource(self), reactor=reactor))
         self._port = reactor.listenTCP(0, self._factory, interface="127.0.0.1")
         self.base_url = f"http://127.0.0.1:{self._port.getHost().port}"
 
