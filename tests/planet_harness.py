@@ -34,9 +34,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from faultserver import QuietSite, TrackingFactory
-from planetd.boundaries import FeedConfig, FeedURL, PlanetConfig
+from planetd.boundaries import FeedConfig, FeedURL, PlanetConfig, PollReport
 from planetd.config import parse_config
-from planetd.poller import PollReport
 from planetd.render import Renderer, read_stylesheet
 from planetd.site import Site
 from planetd.web import PlanetWeb

@@ -17,10 +17,10 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from feeds import atom
-from planetd.boundaries import FeedStatus, FeedURL, FetchKind, FetchResult, Validators
+from planetd.boundaries import FeedStatus, FeedURL, FetchKind, FetchResult, PollReport, Validators
 from planetd.config import parse_config
 from planetd.dbthreads import InlineStore
-from planetd.poller import Poller, PollReport
+from planetd.poller import Poller
 from planetd.store import Database, open_database
 from planetd.workers import InlineParser
 

@@ -8,18 +8,30 @@ into a :class:`ParsedFeed` of :class:`ParsedEntry` values; the store keeps
 groups stored entries for a page. Every value is frozen and plain, so it can
 cross a thread or process boundary and be compared in a test.
 
-This module holds no logic and imports nothing heavy (no Twisted, no
-feedparser): the plugin and the pure core both import it freely.
+The second half names the seams as Protocols: what the poller needs of a
+fetcher (:class:`Fetches`) and a parse pool (:class:`Parses`), what every
+shell needs of the store (:class:`Stores`, named operations returning
+Deferreds) and what a page build reads synchronously on a reader thread
+(:class:`ReadsPlanet`). Shells depend on these, never on each other's classes.
+
+This module holds no logic and imports nothing heavy at run time (no Twisted,
+no feedparser): Twisted's types appear only under ``TYPE_CHECKING``, so the
+plugin and the pure core both import it freely.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import NewType
+from typing import TYPE_CHECKING, NewType, Protocol, TypeVar
 
 import attrs
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+T = TypeVar("T")
 
 #: A feed's identity: the URL exactly as configured (``https:``, ``http:`` or ``file:``).
 FeedURL = NewType("FeedURL", str)
@@ -241,3 +253,89 @@ class PollOutcome:
 
 #: A read-time judgement on an entry: its feed and its text to why it is hidden, or None.
 Judge = Callable[[FeedURL, str], "Hidden | None"]
+
+
+@attrs.frozen
+class PollRecord:
+    """What writing one poll changed in the store."""
+
+    new_entries: int = 0
+    updated_entries: int = 0
+
+
+@attrs.frozen
+class PollReport:
+    """One finished poll, for logs, metrics and the command line's summary.
+
+    It carries how the fetch ended (``fetch_kind``) so that no face has to
+    re-derive it from the HTTP status.
+    """
+
+    url: FeedURL
+    status: FeedStatus
+    fetch_kind: FetchKind
+    http_status: int | None
+    parsed: bool
+    new_entries: int
+    elapsed: float
+    error: str | None
+    not_modified: bool
+
+
+# -- the seams -------------------------------------------------------------------------
+
+
+class Fetches(Protocol):
+    """What the poller needs of a fetcher: one conditional GET, ending as data."""
+
+    def fetch(
+        self, url: str, validators: Validators, *, timeout: float, max_bytes: int
+    ) -> Deferred[FetchResult]: ...
+
+
+class Parses(Protocol):
+    """What the poller needs of a parse pool: a body in, a :class:`ParsedFeed` out."""
+
+    def parse(
+        self, body: bytes, url: str, content_type: str | None, known: dict[EntryKey, str]
+    ) -> Deferred[ParsedFeed]: ...
+
+
+class ReadsPlanet(Protocol):
+    """The synchronous reads a page build makes (on a reader thread, or the CLI's own)."""
+
+    def feed_states(self, *, active_only: bool = True) -> list[FeedState]: ...
+
+    def entries(
+        self,
+        *,
+        limit: int,
+        before: tuple[float, str] | None = None,
+        feed_url: FeedURL | None = None,
+        include_hidden: bool = False,
+        judge: Judge | None = None,
+    ) -> list[StoredEntry]: ...
+
+    def hidden_counts(self) -> dict[FeedURL, dict[str, int]]: ...
+
+
+class Stores(Protocol):
+    """The store as every shell uses it: named operations, results as Deferreds.
+
+    ``generation`` moves after every write, so a cache can tell what is stale.
+    """
+
+    @property
+    def generation(self) -> int: ...
+
+    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> Deferred[None]: ...
+
+    def feed_states(self) -> Deferred[list[FeedState]]: ...
+
+    def known_hashes(self, url: FeedURL) -> Deferred[dict[EntryKey, str]]: ...
+
+    def record_poll(
+        self, feed: FeedConfig, outcome: PollOutcome, now: datetime
+    ) -> Deferred[PollRecord]: ...
+
+    def reading(self, build: Callable[[ReadsPlanet], T]) -> Deferred[T]: ...

@@ -45,7 +45,7 @@ from planetd.boundaries import FeedState, FeedStatus, PlanetConfig
 from planetd.config import ConfigError, load_config, parse_config
 
 if TYPE_CHECKING:
-    from planetd.poller import PollReport
+    from planetd.boundaries import PollReport
 
 #: The only schemes ``opml import`` adds: an OPML file must not make a planet
 #: read (and publish) local files, so ``file:`` feeds are added by hand only.

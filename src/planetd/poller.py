@@ -17,7 +17,7 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -26,50 +26,21 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from planetd.boundaries import (
-    EntryKey,
     FeedConfig,
     FeedState,
     FeedStatus,
     FeedURL,
-    FetchResult,
+    Fetches,
     ParsedFeed,
+    Parses,
     PlanetConfig,
-    Validators,
+    PollRecord,
+    PollReport,
 )
 from planetd.dbthreads import Stores
 from planetd.decide import decide_poll, needs_parse
 from planetd.schedule import Bounds, startup_delays
-from planetd.store import Database, PollRecord
-
-
-class Fetches(Protocol):
-    """What the poller needs of a fetcher."""
-
-    def fetch(
-        self, url: str, validators: Validators, *, timeout: float, max_bytes: int
-    ) -> Deferred[FetchResult]: ...
-
-
-class Parses(Protocol):
-    """What the poller needs of a parse pool."""
-
-    def parse(
-        self, body: bytes, url: str, content_type: str | None, known: dict[EntryKey, str]
-    ) -> Deferred[ParsedFeed]: ...
-
-
-@attrs.frozen
-class PollReport:
-    """One finished poll, for logs and the command line's summary."""
-
-    url: FeedURL
-    status: FeedStatus
-    http_status: int | None
-    parsed: bool
-    new_entries: int
-    elapsed: float
-    error: str | None
-    not_modified: bool
+from planetd.store import Database
 
 
 def _host(url: str) -> str:
@@ -281,6 +252,7 @@ class Poller:
         report = PollReport(
             url=url,
             status=outcome.state.status,
+            fetch_kind=fetched.kind,
             http_status=fetched.http_status,
             parsed=parsed is not None,
             new_entries=record.new_entries,

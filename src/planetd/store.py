@@ -30,6 +30,7 @@ from planetd.boundaries import (
     Hidden,
     Judge,
     PollOutcome,
+    PollRecord,
     StoredEntry,
     Validators,
 )
@@ -97,14 +98,6 @@ _MIGRATIONS: dict[int, str] = {
 
 class StoreError(Exception):
     """The database cannot be used; the message says why and what to do."""
-
-
-@attrs.frozen
-class PollRecord:
-    """What writing one poll changed."""
-
-    new_entries: int = 0
-    updated_entries: int = 0
 
 
 def _ts(moment: datetime | None) -> float | None:

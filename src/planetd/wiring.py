@@ -14,11 +14,11 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from planetd.boundaries import PlanetConfig
+from planetd.boundaries import PlanetConfig, PollReport
 from planetd.config import file_path
 from planetd.dbthreads import Store
 from planetd.fetch import Fetcher
-from planetd.poller import Poller, PollReport
+from planetd.poller import Poller
 from planetd.workers import ParsePool
 
 
