@@ -8,34 +8,62 @@ them read while the writer writes). Nothing here decides anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from planetd.boundaries import (
+    EntryKey,
+    FeedConfig,
+    FeedState,
+    FeedURL,
+    PollOutcome,
+    PollRecord,
+    ReadsPlanet,
+    Stores,
+)
 from planetd.store import Database, ThreadLocalDatabases, open_database
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Stores(Protocol):
-    """What the poller and the web app need of a store: writes and reads as Deferreds."""
-
-    generation: int
+class _NamedOperations:
+    """:class:`planetd.boundaries.Stores`'s named operations, over ``write`` and ``read``."""
 
     def write(
         self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]: ...
+    ) -> Deferred[T]:
+        raise NotImplementedError
 
     def read(
         self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]: ...
+    ) -> Deferred[T]:
+        raise NotImplementedError
+
+    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> Deferred[None]:
+        return self.write(Database.sync_feeds, feeds, now)
+
+    def feed_states(self) -> Deferred[list[FeedState]]:
+        return self.read(Database.feed_states)
+
+    def known_hashes(self, url: FeedURL) -> Deferred[dict[EntryKey, str]]:
+        return self.read(Database.known_hashes, url)
+
+    def record_poll(
+        self, feed: FeedConfig, outcome: PollOutcome, now: datetime
+    ) -> Deferred[PollRecord]:
+        return self.write(Database.record_poll, feed, outcome, now)
+
+    def reading(self, build: Callable[[ReadsPlanet], T]) -> Deferred[T]:
+        return self.read(build)
 
 
-class Store:
+class Store(_NamedOperations):
     """One writer connection on one thread, read-only connections on a reader pool."""
 
     def __init__(self, reactor: Any, path: str, *, readers: int = 2) -> None:
@@ -106,7 +134,7 @@ class Store:
         return deferToThreadPool(self._reactor, self._reader_pool, run)
 
 
-class InlineStore:
+class InlineStore(_NamedOperations):
     """The :class:`Store` interface over one connection on the calling thread.
 
     For tests that drive the poller with a deterministic clock
@@ -135,3 +163,8 @@ class InlineStore:
             return succeed(fn(self.db, *args, **kwargs))
         except Exception:
             return fail()
+
+
+if TYPE_CHECKING:  # static conformance: both shells are the store the others expect
+    _threaded: type[Stores] = Store
+    _inline: type[Stores] = InlineStore

@@ -36,11 +36,10 @@ from planetd.boundaries import (
     PlanetConfig,
     PollRecord,
     PollReport,
+    Stores,
 )
-from planetd.dbthreads import Stores
 from planetd.decide import decide_poll, needs_parse
 from planetd.schedule import Bounds, startup_delays
-from planetd.store import Database
 
 
 def _host(url: str) -> str:
@@ -95,8 +94,8 @@ class Poller:
 
     async def load(self) -> None:
         """Sync the configured feeds into the store and read their states."""
-        await self.store.write(Database.sync_feeds, self.config.feeds, self.now())
-        states = await self.store.read(Database.feed_states)
+        await self.store.sync_feeds(self.config.feeds, self.now())
+        states = await self.store.feed_states()
         self.states = {s.url: s for s in states if s.url in self.feeds}
 
     def start(self) -> None:
@@ -223,7 +222,7 @@ class Poller:
         if needs_parse(state, fetched):
             assert fetched.body is not None
             try:
-                known = await self.store.read(Database.known_hashes, url)
+                known = await self.store.known_hashes(url)
                 parsed = await self.parser.parse(
                     fetched.body, fetched.final_url or url, fetched.content_type, known
                 )
@@ -234,7 +233,7 @@ class Poller:
             feed, state, fetched, parsed, now=now, bounds=self.bounds, jitter=self.rng.random()
         )
         try:
-            record = await self.store.write(Database.record_poll, feed, outcome, now)
+            record = await self.store.record_poll(feed, outcome, now)
         except Exception as e:
             self.log.error("storing a poll of {url} failed: {error}", url=url, error=str(e))
             retry = self.reactor.seconds() + self.bounds.min_interval

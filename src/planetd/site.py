@@ -1,7 +1,7 @@
 """Building every output of a planet from the store: one aggregation for all faces.
 
 Owns which entries each output holds and how pages link to each other. It
-reads through a :class:`planetd.store.Database` and renders with
+reads through :class:`planetd.boundaries.ReadsPlanet` and renders with
 :class:`planetd.render.Renderer`, so it runs wherever blocking work may run
 (a reader thread in the daemon, the main thread in ``planetd render``).
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 
 import attrs
 
-from planetd.boundaries import FeedURL, PlanetConfig
+from planetd.boundaries import FeedURL, PlanetConfig, ReadsPlanet
 from planetd.render import (
     Renderer,
     dump_json,
@@ -27,7 +27,6 @@ from planetd.river import (
     group_by_day,
     judge_for,
 )
-from planetd.store import Database
 
 API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 500
@@ -68,7 +67,7 @@ class Site:
         self.feeds_by_url = {f.url: f for f in config.feeds}
 
     def build_all(
-        self, db: Database, now: datetime, root: str = "/", *, paginate: bool = True
+        self, db: ReadsPlanet, now: datetime, root: str = "/", *, paginate: bool = True
     ) -> dict[str, Output]:
         """Every fixed output: the pages, the feeds, the default API documents.
 
@@ -96,7 +95,7 @@ class Site:
             ),
         }
 
-    def older_page(self, db: Database, now: datetime, before: tuple[float, str]) -> bytes:
+    def older_page(self, db: ReadsPlanet, now: datetime, before: tuple[float, str]) -> bytes:
         """A river page after the ``before`` cursor (the "Older entries" link)."""
         config = self.config
         views = feed_views(db.feed_states(), config, now, db.hidden_counts())
@@ -109,7 +108,7 @@ class Site:
             group_by_day(page, config.new_date_format), views, now, older
         )
 
-    def feed_page(self, db: Database, now: datetime, fid: str, root: str = "/") -> bytes | None:
+    def feed_page(self, db: ReadsPlanet, now: datetime, fid: str, root: str = "/") -> bytes | None:
         """One feed's page, or None if no feed has that id."""
         config = self.config
         views = feed_views(db.feed_states(), config, now, db.hidden_counts())
@@ -123,7 +122,7 @@ class Site:
             view, group_by_day(entries, config.new_date_format), views, now, root=root
         )
 
-    def feeds_document(self, db: Database, now: datetime) -> bytes:
+    def feeds_document(self, db: ReadsPlanet, now: datetime) -> bytes:
         """The ``/api/feeds`` document."""
         return dump_json(
             {
@@ -136,7 +135,7 @@ class Site:
 
     def entries_api(
         self,
-        db: Database,
+        db: ReadsPlanet,
         *,
         limit: int,
         before: tuple[float, str] | None,

@@ -26,11 +26,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
-from planetd.boundaries import FeedURL
-from planetd.dbthreads import Stores
+from planetd.boundaries import FeedURL, ReadsPlanet, Stores
 from planetd.river import CursorError, decode_cursor
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, Output, Site
-from planetd.store import Database
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src http: https: data:; "
@@ -190,7 +188,7 @@ class PlanetWeb:
         now = self._now()
         previous = dict(self._outputs)
 
-        def build(db: Database) -> dict[str, Cached]:
+        def build(db: ReadsPlanet) -> dict[str, Cached]:
             outputs = self.site.build_all(db, now)
             return {
                 path: prepare(
@@ -220,7 +218,7 @@ class PlanetWeb:
         self._waiting.append(mine)
         self._building = Deferred()
         # The read may fire at once (an in-memory store): wire everything first.
-        self.store.read(build).addCallback(built).addBoth(finished)
+        self.store.reading(build).addCallback(built).addBoth(finished)
         return mine
 
     async def _fixed(self, path: str) -> Cached:
@@ -237,7 +235,9 @@ class PlanetWeb:
         await self.refresh()
         return self._outputs[path]
 
-    async def _computed(self, key: str, make: Callable[[Database], Output | None]) -> Cached | None:
+    async def _computed(
+        self, key: str, make: Callable[[ReadsPlanet], Output | None]
+    ) -> Cached | None:
         """A parameterised output, built on a reader thread, kept while the store is unchanged."""
         generation = self.store.generation
         found = self._extra.get((generation, key))
@@ -245,7 +245,7 @@ class PlanetWeb:
             self._extra.move_to_end((generation, key))
             return found
         now = self._now()
-        output = await self.store.read(make)
+        output = await self.store.reading(make)
         if output is None:
             return None
         cached = prepare(output, now, None, "public, max-age=60")
@@ -281,7 +281,7 @@ class PlanetWeb:
     async def feed_page(self, request: IRequest, fid: str) -> bytes:
         now = self._now()
 
-        def make(db: Database) -> Output | None:
+        def make(db: ReadsPlanet) -> Output | None:
             body = self.site.feed_page(db, now, fid)
             return None if body is None else Output(body, HTML)
 
