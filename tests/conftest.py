@@ -21,10 +21,26 @@ from typing import Any
 
 import pytest
 
+import corpus
 import planetd
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+
+
+def pytest_report_header() -> str:
+    """Say up front whether the third-party corpora will be read or skipped."""
+    if corpus.available():
+        return f"corpus: {corpus.CORPUS}"
+    return f"corpus: absent; {corpus.MISSING}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under ``PLANETD_REQUIRE_CORPUS=1`` (CI) a missing corpus stops the run at once."""
+    if corpus.REQUIRED and not corpus.available():
+        raise pytest.UsageError(
+            f"PLANETD_REQUIRE_CORPUS is set but no corpus is at {corpus.CORPUS}"
+        )
 
 
 def subprocess_env() -> dict[str, str]:

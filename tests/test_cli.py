@@ -22,7 +22,7 @@ import html5lib
 import pytest
 
 from conftest import FeedServer, planetd_cli, subprocess_env
-from corpus import CORPUS
+from corpus import CORPUS, need
 from feeds import atom, rss
 from planetd.config import load_config
 
@@ -111,7 +111,7 @@ def planet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_check_lists_planet_python_feeds_and_ignored_keys() -> None:
     """``check`` on Planet Python's real config: valid, 567 feeds, each ignored key with why."""
-    result = planetd("check", CORPUS / "planetpython" / "config.ini")
+    result = planetd("check", need(CORPUS / "planetpython" / "config.ini"))
     assert result.returncode == 0, result
     out = result.stdout
     assert "planet: Planet Python" in out

