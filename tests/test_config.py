@@ -375,6 +375,27 @@ def test_a_feed_without_a_name_is_named_by_its_url() -> None:
     assert [f.name for f in planet.feeds] == ["https://x.example/feed", "file:local.xml"]
 
 
+def test_quoted_names_lose_one_pair_of_quotes() -> None:
+    """Planet Python writes ``name = "Menno's Musings"``: the sidebar shows the words, not the
+    quotes (which would also sort the feed first). One pair only, and only a matching pair."""
+    planet = config(
+        "[Planet]\nname = 'Planet Q'\n"
+        '[https://a.example/]\nname = "Menno\'s Musings"\n'
+        '[https://b.example/]\nname = ""Twice""\n'
+        "[https://c.example/]\nname = \"Unmatched'\n"
+        '[https://d.example/]\nname = ""\n'
+        '[https://e.example/]\nname = Jane "JD" Doe\n'
+    )
+    assert planet.name == "Planet Q"
+    assert [f.name for f in planet.feeds] == [
+        "Menno's Musings",
+        '"Twice"',
+        "\"Unmatched'",
+        "https://d.example/",
+        'Jane "JD" Doe',
+    ]
+
+
 def test_feed_sections_keep_config_order() -> None:
     """Feeds come out in the order the config lists them (http, https and file URLs)."""
     planet = config("[Planet]\n[https://b.example/]\n[file:/a.xml]\n[http://a.example/]\n")

@@ -242,7 +242,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
     d = PlanetConfig(path=path)
     config = PlanetConfig(
         path=path,
-        name=get("name", str.strip, d.name),
+        name=get("name", unquoted, d.name),
         link=get("link", str.strip, d.link),
         owner_name=get("owner_name", str.strip, d.owner_name),
         owner_email=get("owner_email", str.strip, d.owner_email),
@@ -307,6 +307,15 @@ def parse_config(text: str, path: str) -> PlanetConfig:
     return attrs.evolve(config, feeds=tuple(feeds), ignored=tuple(ignored), unknown=tuple(unknown))
 
 
+def unquoted(text: str) -> str:
+    """A name without one pair of surrounding quotes: Planet configs write ``name = "Menno's
+    Musings"`` and mean the words, and INI keeps the quotes as part of the value."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1].strip()
+    return text
+
+
 def _feed_config(
     reader: _Reader, name: str, section: configparser.SectionProxy, planet: PlanetConfig
 ) -> FeedConfig:
@@ -319,7 +328,7 @@ def _feed_config(
 
     return FeedConfig(
         url=FeedURL(name),
-        name=section.get("name", "").strip() or name,
+        name=unquoted(section.get("name", "")) or name,
         poll_interval=get("poll_interval", parse_duration, planet.poll_interval),
         feed_timeout=get("feed_timeout", parse_duration, planet.feed_timeout),
         max_feed_bytes=get("max_feed_bytes", parse_size, planet.max_feed_bytes),
