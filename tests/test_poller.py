@@ -190,6 +190,18 @@ def test_a_gone_feed_is_not_polled_again(harness_factory) -> None:
     assert h.db.feed_states()[0].status is FeedStatus.GONE
 
 
+def test_a_gone_feed_s_poll_report_says_why(harness_factory) -> None:
+    """The poll of a feed that answers 410 reports the reason, as a failing poll does: the
+    command line's poll line and the log say "gone (HTTP 410)", not just "gone"."""
+    h = harness_factory([A])
+    h.fetcher.scripts[A] = [GONE]
+    h.start()
+    h.run_for(10)
+    [report] = h.reports
+    assert report.status is FeedStatus.GONE
+    assert report.error is not None and "410" in report.error
+
+
 def test_a_hanging_feed_holds_up_nobody(harness_factory) -> None:
     """While one feed's fetch never answers, the others are polled on time, again and again."""
     h = harness_factory([A, B, C])

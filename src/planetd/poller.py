@@ -256,7 +256,11 @@ class Poller:
             parsed=parsed is not None,
             new_entries=record.new_entries,
             elapsed=elapsed,
-            error=outcome.state.last_error if outcome.state.status is FeedStatus.FAILING else None,
+            error=(
+                outcome.state.last_error
+                if outcome.state.status in (FeedStatus.FAILING, FeedStatus.GONE)
+                else None
+            ),
             not_modified=parsed is None and outcome.state.status is FeedStatus.OK,
         )
         self.log.info(
