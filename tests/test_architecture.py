@@ -1,0 +1,162 @@
+"""The import rules of docs/design.md, checked on the source: a violation fails here.
+
+planetd is a functional core with thin shells. That only stays true if the core
+cannot reach the shells' machinery: the tests below read every module's imports
+(with :mod:`ast`, so nothing is executed) and check them against the layer each
+module belongs to. A new module must be given a layer here before it can land.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import planetd
+
+SOURCE = Path(planetd.__file__).resolve().parent
+
+#: Every module of the package, by layer. docs/design.md's module table says the same.
+LAYERS: dict[str, str] = {
+    # The values and seams: imports nothing of planetd.
+    "boundaries": "values",
+    # The functional core: pure functions over values; no Twisted, no SQLite, no network.
+    "config": "core",
+    "schedule": "core",
+    "decide": "core",
+    "normalize": "core",
+    "parse": "core",
+    "sanitize": "core",
+    "river": "core",
+    "render": "core",
+    "site": "core",
+    # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
+    "store": "store",
+    # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
+    "dbthreads": "shell",
+    "workers": "shell",
+    "fetch": "shell",
+    "poller": "shell",
+    "web": "shell",
+    # Composition roots: build the concrete parts and hand them to each other.
+    "wiring": "root",
+    "service": "root",
+    "tap": "root",
+    "cli": "root",
+}
+
+#: Layers a module may import from, besides itself (and the package's ``__version__``).
+MAY_IMPORT: dict[str, set[str]] = {
+    "values": set(),
+    "core": {"values", "core"},
+    "store": {"values", "core", "store"},
+    "shell": {"values", "core"},
+    "root": {"values", "core", "store", "shell", "root"},
+}
+
+#: A shell may wrap exactly one concrete part of a lower layer: its own backend.
+WRAPS: set[tuple[str, str]] = {
+    ("dbthreads", "store"),  # runs the SQLite store on threads
+}
+
+#: Third-party and stdlib modules only some layers may import at run time.
+FORBIDDEN_IN: dict[str, set[str]] = {
+    "twisted": {"values", "core", "store"},
+    "klein": {"values", "core", "store"},
+    "treq": {"values", "core", "store"},
+    "sqlite3": {"values", "core", "shell", "root"},
+}
+
+
+def _runtime_imports(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """Every module imported when the file runs: ``if TYPE_CHECKING:`` blocks excluded,
+    imports inside functions included (a lazy import is still an import)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            if node.module == "planetd":
+                for alias in node.names:
+                    yield node.lineno, f"planetd.{alias.name}"
+            else:
+                yield node.lineno, node.module
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _modules() -> list[str]:
+    return sorted(p.stem for p in SOURCE.glob("*.py") if p.stem != "__init__")
+
+
+def violations(module: str, source: str) -> list[str]:
+    """What in ``source`` (the text of ``planetd.<module>``) breaks the layer rules."""
+    layer = LAYERS[module]
+    found = []
+    for line, name in _runtime_imports(ast.parse(source)):
+        top = name.split(".")[0]
+        if top in FORBIDDEN_IN and layer in FORBIDDEN_IN[top]:
+            found.append(f"{module}.py:{line}: a {layer} module imports {name}")
+        if top != "planetd" or name == "planetd" or name == "planetd.__version__":
+            continue
+        target = name.split(".")[1]
+        if target not in LAYERS:
+            continue  # an unknown module fails test_every_module_has_a_layer instead
+        if LAYERS[target] not in MAY_IMPORT[layer] and (module, target) not in WRAPS:
+            found.append(f"{module}.py:{line}: a {layer} module imports {name} ({LAYERS[target]})")
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    """A module nobody placed in a layer could import anything: each one must be named."""
+    assert [m for m in _modules() if m not in LAYERS] == []
+    assert [m for m in LAYERS if m not in _modules()] == []
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_module_keeps_to_its_layer(module: str) -> None:
+    """The core imports no Twisted and no sqlite3 and no shell; only the store imports
+    sqlite3; a shell depends on the seams in boundaries.py, not on another shell's class."""
+    if module not in LAYERS:
+        pytest.skip(f"{module} has no layer yet (test_every_module_has_a_layer fails)")
+    source = (SOURCE / f"{module}.py").read_text(encoding="utf-8")
+    assert violations(module, source) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "says"),
+    [
+        ("river", "import twisted.internet.reactor\n", "a core module imports twisted"),
+        ("decide", "def f():\n    import sqlite3\n", "a core module imports sqlite3"),
+        ("poller", "from planetd.fetch import Fetcher\n", "a shell module imports planetd.fetch"),
+        ("parse", "from planetd import store\n", "a core module imports planetd.store"),
+        ("web", "import sqlite3\n", "a shell module imports sqlite3"),
+        ("boundaries", "from planetd.config import x\n", "a values module imports planetd"),
+    ],
+)
+def test_the_checker_catches_violations(module: str, source: str, says: str) -> None:
+    """The checker itself bites: each of these imports is reported."""
+    found = violations(module, source)
+    assert any(says in v for v in found), found
+
+
+def test_imports_only_for_type_checking_are_allowed() -> None:
+    """Names imported under ``if TYPE_CHECKING:`` cost nothing at run time and are fine."""
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from twisted.internet.defer import Deferred\n"
+    )
+    assert violations("boundaries", source) == []
