@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import closing
@@ -358,6 +359,50 @@ def test_opml_import_refuses_malformed_opml(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert_one_line_error(result, str(opml), "not well-formed")
     assert config.read_bytes() == before
+
+
+# -- startup cost --------------------------------------------------------------------
+
+#: What only polling needs (the fetcher, the parser, the parse pool) and the web app.
+POLL_AND_WEB = ("treq", "klein", "feedparser", "planetd.fetch", "planetd.wiring", "planetd.web")
+
+
+def loaded_by(*args: str | Path, watched: tuple[str, ...]) -> list[str]:
+    """Run a command in this process's interpreter; the ``watched`` modules it imported."""
+    code = (
+        "import sys\n"
+        "from planetd.cli import main\n"
+        "main(sys.argv[1:])\n"
+        f"print('loaded:', *(m for m in {watched!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result
+    return result.stderr.splitlines()[-1].split()[1:]
+
+
+def test_check_loads_neither_the_poll_path_nor_the_templates(tmp_path: Path) -> None:
+    """``planetd check`` stays quick: no treq, klein, feedparser or jinja2 is imported."""
+    config = write_config(tmp_path / "planet.ini", {"https://a.example.org/feed": "A"})
+    assert loaded_by("check", config, watched=(*POLL_AND_WEB, "jinja2")) == []
+
+
+def test_quick_commands_do_not_load_the_poll_path_or_the_web_app(
+    planet: Path, tmp_path: Path
+) -> None:
+    """``feeds`` and ``opml`` never import what polling or serving needs."""
+    opml = tmp_path / "in.opml"
+    opml.write_text('<opml><body><outline xmlUrl="https://n.example.org/f"/></body></opml>')
+    fresh = write_config(tmp_path / "fresh.ini", {})
+    assert loaded_by("feeds", planet, watched=POLL_AND_WEB) == []
+    assert loaded_by("opml", "export", planet, watched=POLL_AND_WEB) == []
+    assert loaded_by("opml", "import", opml, "--config", fresh, watched=POLL_AND_WEB) == []
 
 
 # -- bad input -----------------------------------------------------------------------

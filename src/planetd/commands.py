@@ -1,0 +1,287 @@
+"""The ``planetd`` commands: one function each, sequencing the core's parts.
+
+Owns the order in which each command loads the config, opens the store,
+builds or polls, and writes its files or output. It decides nothing: the
+config comes from :func:`planetd.config.load_config`, polls go through the
+daemon's own :class:`planetd.wiring.Aggregation`, pages and feeds from
+:class:`planetd.site.Site`, OPML imports are planned by :mod:`planetd.opml`,
+what is printed is :mod:`planetd.terminal`'s. Expected failures are raised
+as :class:`CommandError` (or the config's, the store's, the OS's own), which
+:func:`planetd.cli.main` turns into one line.
+
+Like ``tap.py`` it is a shell: it may touch the global reactor (through
+``twisted.internet.task.react``, ``poll`` only), the clock, the disk and the
+terminal. Each command imports what only it needs inside its function, so
+``check``, ``feeds`` and ``opml`` never load the poll path (treq, feedparser,
+the parse pool) or the web app: a quick command stays quick.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+from planetd.boundaries import FeedState, PlanetConfig
+from planetd.config import load_config, parse_config
+from planetd.opml import OpmlError, parse_opml, plan_append
+from planetd.subscriptions import configured_states
+from planetd.terminal import PollDisplay, show_feeds, summarize
+
+if TYPE_CHECKING:
+    from planetd.boundaries import ReadsPlanet
+    from planetd.site import Site
+
+
+class CommandError(Exception):
+    """An expected failure of a command, said in one line (file first where there is one)."""
+
+
+def _database(config: PlanetConfig, database: str | None) -> str:
+    """``--database`` if given, else the daemon's default (the config's ``database`` key)."""
+    return database or config.database
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- check ---------------------------------------------------------------------------
+
+
+def check(config_path: str) -> int:
+    """``planetd check``: the planet's name, feed count, ignored and unknown keys."""
+    config = load_config(config_path)
+    print(f"{config.path}: valid")
+    print(f"planet: {config.name}")
+    print(f"feeds: {len(config.feeds)}")
+    print(f"database: {config.database}")
+    for key, reason in config.ignored:
+        print(f"ignored: {key}: {reason}")
+    for key in config.unknown:
+        print(f"unknown: {key}: not a planetd key, it has no effect")
+    return 0
+
+
+# -- poll ----------------------------------------------------------------------------
+
+
+class _PollReactor(Protocol):
+    """What ``poll`` uses of the reactor ``react`` runs: its clock and its shutdown."""
+
+    def seconds(self) -> float: ...
+
+    def addSystemEventTrigger(
+        self, phase: str, event: str, call: Callable[..., Any], /, *args: object
+    ) -> Any: ...
+
+
+def poll(config_path: str, database: str | None, *, poll_all: bool) -> int:
+    """``planetd poll``: poll due (or all) feeds once on the real reactor, then summarize."""
+    from twisted.internet.task import react
+
+    from planetd.store import open_database
+
+    config = load_config(config_path)
+    path = _database(config, database)
+    # Check (create, migrate) the database before any thread starts, as the daemon does.
+    open_database(path).close()
+    display = PollDisplay(sys.stdout)
+    try:
+        react(_poll, (config, path, poll_all, display))
+    except SystemExit as e:
+        if display.interrupted:
+            raise SystemExit(130) from None
+        return e.code if isinstance(e.code, int) else 1
+    return 0  # pragma: no cover - react always exits
+
+
+async def _poll(
+    reactor: _PollReactor,
+    config: PlanetConfig,
+    database: str,
+    poll_all: bool,
+    display: PollDisplay,
+) -> None:
+    from twisted.internet.defer import Deferred
+
+    from planetd.schedule import is_due
+    from planetd.store import StoreError
+    from planetd.wiring import Aggregation
+
+    aggregation = Aggregation(config, database, reactor, on_poll=display.polled)
+    finished = False
+
+    def on_shutdown() -> Deferred[None]:
+        # Ctrl-C stops the reactor mid-poll: still close the store cleanly.
+        if not finished:
+            display.interrupted = True
+            display.stop()
+            sys.stderr.write("planetd: interrupted; closing the database\n")
+        return Deferred.fromCoroutine(aggregation.close())
+
+    reactor.addSystemEventTrigger("before", "shutdown", on_shutdown)
+    started = reactor.seconds()
+    try:
+        await aggregation.open(warm_parsers=False)
+        poller = aggregation.poller
+        now = poller.now()
+        urls = [f.url for f in config.feeds if poll_all or is_due(poller.states[f.url], now)]
+        if urls:
+            aggregation.parser.start()
+        display.start(len(urls), len(config.feeds), poll_all)
+        reports = await poller.poll_once(urls)
+        elapsed = reactor.seconds() - started
+    except StoreError as e:
+        sys.stderr.write(f"planetd: {e}\n")
+        raise SystemExit(1) from None
+    except Exception:
+        # A bug: react would log it where no one looks; show it, then fail.
+        traceback.print_exc()
+        raise SystemExit(1) from None
+    finally:
+        display.stop()
+        await aggregation.close()
+        finished = True
+    summary = summarize(reports, len(config.feeds), elapsed)
+    display.summary(summary)
+    if summary.polled and summary.failed == summary.polled:
+        raise SystemExit(1)
+
+
+# -- render --------------------------------------------------------------------------
+
+
+def render(config_path: str, database: str | None, output: str) -> int:
+    """``planetd render``: the daemon's pages and feeds, written as files."""
+    from planetd.render import Renderer
+    from planetd.site import Site
+    from planetd.store import open_database
+
+    config = load_config(config_path)
+    db = open_database(_database(config, database), readonly=True)
+    now = _now()
+    site = Site(config, Renderer(config))
+    try:
+        files = _static_files(site, db, now)
+    finally:
+        db.close()
+    write_files(output, files)
+    names = list(files)
+    shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+    print(f"wrote {len(files)} files to {output}: {shown}")
+    return 0
+
+
+def _static_files(site: Site, db: ReadsPlanet, now: datetime) -> dict[str, bytes]:
+    """Every file of the static site: relative path to bytes, read through ``db``."""
+    from planetd.render import feed_views, read_stylesheet
+    from planetd.site import STATIC_FILES
+
+    # "./" makes every link relative, so the folder can be served at any path.
+    outputs = site.build_all(db, now, root="./", paginate=False)
+    # The pages link to "feeds" and "feeds/<id>" (the daemon's paths): an
+    # index.html in each folder answers there on any static server.
+    views = feed_views(db.feed_states(), site.config, now, db.hidden_counts())
+    feeds_page = site.renderer.feeds_html(views, now, root="../")
+    feed_pages = {view.id: site.feed_page(db, now, view.id, root="../../") for view in views}
+    files = {name: outputs[path].body for name, path in STATIC_FILES.items()}
+    files["planetd.css"] = read_stylesheet(site.renderer)
+    files[os.path.join("feeds", "index.html")] = feeds_page
+    for fid, page in feed_pages.items():
+        if page is not None:
+            files[os.path.join("feeds", fid, "index.html")] = page
+    return files
+
+
+def write_files(folder: str, files: Mapping[str, bytes]) -> None:
+    """Write each file atomically (a web server never serves half a file)."""
+    for name, body in files.items():
+        target = os.path.join(folder, name)
+        parent = os.path.dirname(target)
+        os.makedirs(parent, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=parent, prefix=".planetd-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, target)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+
+
+# -- feeds ---------------------------------------------------------------------------
+
+
+def feeds(config_path: str, database: str | None) -> int:
+    """``planetd feeds``: every configured feed's health, as the /feeds page shows it."""
+    from planetd.render import feed_views
+    from planetd.store import open_database
+
+    config = load_config(config_path)
+    db = open_database(_database(config, database), readonly=True)
+    try:
+        stored = db.feed_states(active_only=False)
+        hidden = db.hidden_counts()
+    finally:
+        db.close()
+    views = feed_views(configured_states(config, stored), config, _now(), hidden)
+    show_feeds(views, sys.stdout)
+    return 0
+
+
+# -- opml ----------------------------------------------------------------------------
+
+
+def opml_export(config_path: str, database: str | None) -> int:
+    """``planetd opml export``: the daemon's /opml.xml, from the config if never polled."""
+    from planetd.render import Renderer, feed_views
+    from planetd.store import open_database
+
+    config = load_config(config_path)
+    path = _database(config, database)
+    stored: list[FeedState] = []
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(path) or not os.path.isdir(folder):
+        db = open_database(path, readonly=True)
+        try:
+            stored = db.feed_states(active_only=False)
+        finally:
+            db.close()
+    now = _now()
+    views = feed_views(configured_states(config, stored), config, now)
+    sys.stdout.buffer.write(Renderer(config).opml(views, now))
+    sys.stdout.flush()
+    return 0
+
+
+def opml_import(opml_path: str, config_path: str) -> int:
+    """``planetd opml import``: append the OPML's new feeds to the config, keeping its text."""
+    config = load_config(config_path)
+    with open(opml_path, "rb") as document:
+        data = document.read()
+    try:
+        outlines = parse_opml(data)
+    except OpmlError as e:
+        raise CommandError(f"{opml_path}: {e}") from None
+    with open(config_path, "rb") as existing:
+        original = existing.read()
+    plan = plan_append(original, (f.url for f in config.feeds), outlines)
+    if plan.added:
+        # Refuse before writing if the result would not load (it always should).
+        result = parse_config(original.decode("utf-8") + plan.text, config_path)
+        if len(result.feeds) != len(config.feeds) + len(plan.added):
+            raise CommandError(f"{config_path}: the imported feeds would not all load; not written")
+        with open(config_path, "ab") as appending:
+            appending.write(plan.text.encode("utf-8"))
+    line = f"added {len(plan.added)} feeds to {config_path}; skipped {plan.already} already present"
+    if plan.unusable:
+        line += f", {plan.unusable} not http(s) URLs"
+    print(line)
+    return 0
