@@ -32,6 +32,8 @@ LAYERS: dict[str, str] = {
     "river": "core",
     "render": "core",
     "site": "core",
+    "opml": "core",
+    "subscriptions": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
@@ -40,11 +42,13 @@ LAYERS: dict[str, str] = {
     "fetch": "shell",
     "poller": "shell",
     "web": "shell",
+    "terminal": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",
     "tap": "root",
     "cli": "root",
+    "commands": "root",
 }
 
 #: Layers a module may import from, besides itself (and the package's ``__version__``).

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import getopt
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -216,7 +215,7 @@ def _fail(message: str, status: int = 1) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The ``planetd`` console script."""
-    from planetd.store import StoreError
+    from planetd.store import DatabaseError, StoreError
 
     options = Options()  # type: ignore[no-untyped-call]  # Options.__init__ is Twisted's
     try:
@@ -237,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise SystemExit(1) from None
         _fail(_describe_os_error(e))
-    except sqlite3.Error as e:
+    except DatabaseError as e:
         _fail(f"database error: {e}")
     except KeyboardInterrupt:
         raise SystemExit(130) from None

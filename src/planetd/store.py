@@ -100,6 +100,10 @@ class StoreError(Exception):
     """The database cannot be used; the message says why and what to do."""
 
 
+#: Any error SQLite raises, for callers that report it without importing sqlite3.
+DatabaseError = sqlite3.Error
+
+
 def _ts(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
