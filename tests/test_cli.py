@@ -178,6 +178,32 @@ def test_poll_stores_new_entries_then_polls_only_what_is_due(
     assert not Path(f"{database}-wal").exists()
 
 
+def test_poll_all_skips_gone_feeds_unless_asked(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A 410 means gone for good: ``poll --all`` leaves gone feeds alone (the README says so),
+    and ``--include-gone`` polls them too, for an operator who thinks one is back."""
+    serve_feeds(feed_server)
+    python, twisted = feed_server.url("python.atom"), feed_server.url("twisted.rss")
+    config = write_config(tmp_path / "planet.ini", {python: "Planet Python", twisted: "Tw"})
+    database = tmp_path / "state.sqlite"
+    assert planetd("poll", config, "--database", database).returncode == 0
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE feeds SET status = 'gone' WHERE url = ?", (twisted,))
+    db.close()
+
+    forced = planetd("poll", config, "--all", "--database", database)
+    assert forced.returncode == 0, forced
+    assert "polled 1 of 2 feeds" in forced.stdout
+    assert twisted not in forced.stdout
+
+    revived = planetd("poll", config, "--include-gone", "--database", database)
+    assert revived.returncode == 0, revived
+    assert "polled 2 of 2 feeds" in revived.stdout
+    assert any(
+        line.split()[:2] == ["not", "modified"] and twisted in line
+        for line in revived.stdout.splitlines()
+    ), revived.stdout
+
+
 def test_poll_exits_1_when_every_feed_fails(tmp_path: Path, feed_server: FeedServer) -> None:
     """When every polled feed fails, ``poll`` says why per feed and exits 1."""
     config = write_config(

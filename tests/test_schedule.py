@@ -26,6 +26,7 @@ from planetd.schedule import (
     spread_due,
     startup_delays,
     startup_window,
+    to_poll,
 )
 
 NOW = datetime(2026, 7, 4, 12, 0, 0, tzinfo=timezone.utc)
@@ -621,6 +622,23 @@ def test_nothing_due_spreads_nothing() -> None:
 def state(name: str, status: FeedStatus, next_at: datetime | None) -> FeedState:
     """A stored feed named ``name`` with the given status and next poll."""
     return FeedState(url=FeedURL(name), name=name, status=status, next_poll_at=next_at)
+
+
+def test_to_poll_chooses_due_feeds_all_but_gone_or_everything() -> None:
+    """``planetd poll`` polls the due feeds; ``--all`` every feed but the gone ones;
+    ``--include-gone`` the gone ones too; the config's order is kept."""
+    states = [
+        state("late", FeedStatus.OK, NOW - timedelta(hours=3)),
+        state("gone", FeedStatus.GONE, None),
+        state("soon", FeedStatus.OK, NOW + timedelta(minutes=1)),
+        state("new", FeedStatus.PENDING, None),
+    ]
+    due = to_poll(states, NOW, poll_all=False, include_gone=False)
+    every = to_poll(states, NOW, poll_all=True, include_gone=False)
+    with_gone = to_poll(states, NOW, poll_all=False, include_gone=True)
+    assert due == ["late", "new"]
+    assert every == [s.url for s in states if s.status is not FeedStatus.GONE]
+    assert with_gone == [s.url for s in states]
 
 
 def test_is_due_for_pending_past_and_future_and_gone_feeds() -> None:

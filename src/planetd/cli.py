@@ -103,16 +103,24 @@ class CheckOptions(_Command):
 
 
 class PollOptions(_Command):
-    synopsis = "PLANET.INI [--all] [--database PATH]"
+    synopsis = "PLANET.INI [--all] [--include-gone] [--database PATH]"
     longdesc = (
         "Poll the feeds that are due (or all of them) once, through the daemon's own "
         "fetch, parse and store path, then print a summary. Exits 1 if every polled feed failed."
     )
-    optFlags = [["all", "a", "Poll every configured feed, not only those that are due."]]
+    optFlags = [
+        ["all", "a", "Poll every configured feed but the gone ones, not only those that are due."],
+        ["include-gone", None, "Poll gone feeds (those that answered 410) too."],
+    ]
     optParameters = [_DATABASE]
 
     def run(self) -> int:
-        return commands.poll(self["config"], self["database"], poll_all=bool(self["all"]))
+        return commands.poll(
+            self["config"],
+            self["database"],
+            poll_all=bool(self["all"]),
+            include_gone=bool(self["include-gone"]),
+        )
 
 
 class RenderOptions(_Command):

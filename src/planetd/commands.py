@@ -80,7 +80,9 @@ class _PollReactor(Protocol):
     ) -> Any: ...
 
 
-def poll(config_path: str, database: str | None, *, poll_all: bool) -> int:
+def poll(
+    config_path: str, database: str | None, *, poll_all: bool, include_gone: bool = False
+) -> int:
     """``planetd poll``: poll due (or all) feeds once on the real reactor, then summarize."""
     from twisted.internet.task import react
 
@@ -92,7 +94,7 @@ def poll(config_path: str, database: str | None, *, poll_all: bool) -> int:
     open_database(path).close()
     display = PollDisplay(sys.stdout)
     try:
-        react(_poll, (config, path, poll_all, display))
+        react(_poll, (config, path, poll_all, include_gone, display))
     except SystemExit as e:
         if display.interrupted:
             raise SystemExit(130) from None
@@ -105,11 +107,12 @@ async def _poll(
     config: PlanetConfig,
     database: str,
     poll_all: bool,
+    include_gone: bool,
     display: PollDisplay,
 ) -> None:
     from twisted.internet.defer import Deferred
 
-    from planetd.schedule import is_due
+    from planetd.schedule import to_poll
     from planetd.store import StoreError
     from planetd.wiring import Aggregation
 
@@ -130,7 +133,12 @@ async def _poll(
         await aggregation.open(warm_parsers=False)
         poller = aggregation.poller
         now = poller.now()
-        urls = [f.url for f in config.feeds if poll_all or is_due(poller.states[f.url], now)]
+        urls = to_poll(
+            [poller.states[f.url] for f in config.feeds],
+            now,
+            poll_all=poll_all,
+            include_gone=include_gone,
+        )
         if urls:
             aggregation.parser.start()
         display.start(len(urls), len(config.feeds), poll_all)

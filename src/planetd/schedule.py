@@ -316,6 +316,22 @@ def is_due(state: FeedState, now: datetime) -> bool:
     return state.next_poll_at is None or state.next_poll_at <= now
 
 
+def to_poll(
+    states: Sequence[FeedState], now: datetime, *, poll_all: bool, include_gone: bool
+) -> list[FeedURL]:
+    """Which feeds a one-off poll (``planetd poll``) polls, in the order given.
+
+    The due ones (:func:`is_due`); with ``poll_all`` every feed but the gone
+    ones, since a 410 means gone for good; ``include_gone`` adds those too.
+    """
+    return [
+        state.url
+        for state in states
+        if (include_gone or state.status is not FeedStatus.GONE)
+        and (poll_all or include_gone or is_due(state, now))
+    ]
+
+
 def startup_window(count: int) -> float:
     """Seconds over which ``count`` due feeds are spread at startup."""
     return min(STARTUP_MAX_WINDOW, STARTUP_STEP * max(count, 0))
