@@ -26,6 +26,7 @@ LAYERS: dict[str, str] = {
     "config": "core",
     "schedule": "core",
     "decide": "core",
+    "plan": "core",
     "normalize": "core",
     "parse": "core",
     "sanitize": "core",
@@ -36,6 +37,8 @@ LAYERS: dict[str, str] = {
     "subscriptions": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
+    "schema": "store",
+    "entrywrite": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",

@@ -1,4 +1,4 @@
-"""The entry rules readers notice: stable ids, dates that never jump, no flood, no twins."""
+"""The entry rules readers notice: stable ids, and dates that never jump."""
 
 from __future__ import annotations
 
@@ -11,15 +11,7 @@ from hypothesis import strategies as st
 
 from builders import parsed, utc
 from planetd.boundaries import EntryKey, FeedURL, FutureDates, Hidden, ParsedEntry
-from planetd.normalize import (
-    FUTURE_TOLERANCE,
-    EntryRow,
-    ExistingEntry,
-    entry_id,
-    flood_hidden,
-    matches_link_of,
-    merge_entry,
-)
+from planetd.normalize import FUTURE_TOLERANCE, EntryRow, ExistingEntry, entry_id, merge_entry
 
 FEED = FeedURL("https://blog.example.org/feed")
 NOW = utc(2026, 7, 4, 12, 0)
@@ -209,71 +201,6 @@ def test_just_past_the_tolerance_is_a_future_date(policy: FutureDates) -> None:
 def test_a_future_updated_date_counts_as_the_date() -> None:
     """With no published date, a future updated date is what the policy judges."""
     assert merged(parsed("k", updated=FUTURE)).published == NOW
-
-
-# -- flood -------------------------------------------------------------------------------
-
-
-def rows(*days: int) -> list[EntryRow]:
-    """One row per day of July 2026, keyed ``d<day>``."""
-    return [merged(parsed(f"d{day:02}", utc(2026, 7, day))) for day in days]
-
-
-def test_no_cap_hides_nothing() -> None:
-    """Without new_feed_items, a new feed's whole backlog shows."""
-    assert flood_hidden(rows(1, 2, 3), None) == frozenset()
-
-
-def test_a_feed_within_its_cap_hides_nothing() -> None:
-    """A new feed with no more entries than new_feed_items shows them all."""
-    assert flood_hidden(rows(1, 2), 2) == frozenset()
-
-
-def test_a_new_feed_shows_only_its_newest_entries() -> None:
-    """new_feed_items = 2: the two newest show, every older one is hidden, whatever the
-    document order."""
-    assert flood_hidden(rows(3, 1, 5, 2, 4), 2) == {"d01", "d02", "d03"}
-
-
-def test_zero_new_feed_items_hides_the_whole_backlog() -> None:
-    """new_feed_items = 0: nothing of a new feed's backlog reaches the river."""
-    assert flood_hidden(rows(1, 2), 0) == {"d01", "d02"}
-
-
-def test_flood_ties_on_date_are_broken_by_key() -> None:
-    """Entries with the same date are ranked by key, so the choice is the same every run."""
-    same = [merged(parsed(k, utc(2026, 7, 1))) for k in ("b", "a", "c")]
-    assert flood_hidden(same, 1) == {"a", "b"}
-
-
-# -- ids that change on every fetch ----------------------------------------------------
-
-
-def test_fresh_id_with_a_known_unique_link_is_the_old_entry() -> None:
-    """A feed that mints new ids each fetch: a new key whose link names one stored entry
-    is matched to that entry."""
-    fresh = merged(parsed("new-id", link="https://blog.example.org/post"))
-    assert matches_link_of([fresh], {"https://blog.example.org/post": EntryKey("old-id")}) == {
-        "new-id": "old-id"
-    }
-
-
-def test_links_shared_within_the_document_are_not_matched() -> None:
-    """Feeds linking every entry to their home page are not merged into one entry."""
-    home = "https://blog.example.org/"
-    both = [merged(parsed(k, link=home)) for k in ("a", "b")]
-    assert matches_link_of(both, {home: EntryKey("old")}) == {}
-
-
-def test_entries_without_links_or_unknown_links_are_not_matched() -> None:
-    """No link, a link never stored, or the same key as stored: nothing to rename."""
-    candidates = [
-        merged(parsed("a", link=None)),
-        merged(parsed("b", link="https://blog.example.org/unseen")),
-        merged(parsed("c", link="https://blog.example.org/c")),
-    ]
-    existing = {"https://blog.example.org/c": EntryKey("c")}
-    assert matches_link_of(candidates, existing) == {}
 
 
 # -- properties --------------------------------------------------------------------------

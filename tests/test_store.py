@@ -26,17 +26,12 @@ from planetd.boundaries import (
     Hidden,
     ParsedEntry,
     PollOutcome,
+    PollRecord,
     Validators,
 )
 from planetd.normalize import entry_id
-from planetd.store import (
-    SCHEMA_VERSION,
-    Database,
-    PollRecord,
-    StoreError,
-    ThreadLocalDatabases,
-    open_database,
-)
+from planetd.schema import SCHEMA_VERSION
+from planetd.store import Database, StoreError, ThreadLocalDatabases, open_database
 
 NOW = utc(2026, 7, 4, 12, 0)
 A = feed_config("https://a.example/feed", name="Alice")
@@ -704,6 +699,20 @@ def test_a_copy_of_a_removed_feeds_post_is_shown(db: Database) -> None:
     db.sync_feeds([B], NOW + timedelta(days=1))
     poll(db, B, parsed("tag:post", day(1)), now=NOW + timedelta(days=1))
     assert [e.feed_url for e in db.entries(limit=10)] == [B.url]
+
+
+def test_a_large_delivery_is_judged_against_other_feeds_in_full(db: Database) -> None:
+    """A feed re-publishing more posts than one lookup binds (1,200: half by the same id,
+    half by the same link) has every post judged against the feed that brought it first."""
+    posts = [parsed(f"tag:p{n}", day(1 + n % 28)) for n in range(1200)]
+    poll(db, A, *posts)
+    copies = [
+        attrs.evolve(p, link=f"https://b.example/{n}") if n % 2 else attrs.evolve(p, key=f"b{n}")
+        for n, p in enumerate(posts)
+    ]
+    record = poll(db, B, *copies, now=NOW + timedelta(hours=1))
+    assert record.new_entries == 1200
+    assert db.hidden_counts() == {B.url: {"duplicate": 1200}}
 
 
 # -- retention ---------------------------------------------------------------------------------

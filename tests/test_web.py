@@ -81,12 +81,7 @@ class Planet:
         feed = self.config.feeds[feed_index]
         state = FeedState(url=feed.url, name=feed.name, status=FeedStatus.OK, link="https://site/")
         result_of(
-            self.store.write(
-                Database.record_poll,
-                feed,
-                PollOutcome(state=state, entries=entries),
-                utc(2026, 7, 5),
-            )
+            self.store.record_poll(feed, PollOutcome(state=state, entries=entries), utc(2026, 7, 5))
         )
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:

@@ -3,16 +3,21 @@
 Owns the threads SQLite runs on: exactly one writer thread (SQLite allows
 one writer; queuing writes in one place avoids ``database is locked``) and a
 small pool of reader threads with their own read-only connections (WAL lets
-them read while the writer writes). Nothing here decides anything.
+them read while the writer writes). :class:`Store` and :class:`InlineStore`
+(the same operations on the calling thread, for tests with a deterministic
+clock) are both :class:`planetd.boundaries.Stores`: the named operations are
+written once, in :class:`_NamedOperations`, over each shell's ``_write`` and
+``_read``. Nothing here decides anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
@@ -28,45 +33,51 @@ from planetd.boundaries import (
 )
 from planetd.store import Database, ThreadLocalDatabases, open_database
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class _RunsDatabaseWork(Protocol):
+    """What the named operations need of a shell: run work on the writer or a reader.
+
+    ``_write`` moves ``generation`` once the work is done.
+    """
+
+    def _write(self, work: Callable[[Database], T]) -> Deferred[T]: ...
+
+    def _read(self, work: Callable[[Database], T]) -> Deferred[T]: ...
+
+
 class _NamedOperations:
-    """:class:`planetd.boundaries.Stores`'s named operations, over ``write`` and ``read``."""
+    """:class:`planetd.boundaries.Stores`'s named operations, once for both shells.
 
-    def write(
-        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]:
-        raise NotImplementedError
+    A mixin: ``self`` is any shell that runs database work
+    (:class:`_RunsDatabaseWork`), so mypy checks each shell provides it.
+    """
 
-    def read(
-        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]:
-        raise NotImplementedError
+    def sync_feeds(
+        self: _RunsDatabaseWork, feeds: Sequence[FeedConfig], now: datetime
+    ) -> Deferred[None]:
+        return self._write(lambda db: db.sync_feeds(feeds, now))
 
-    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> Deferred[None]:
-        return self.write(Database.sync_feeds, feeds, now)
+    def feed_states(self: _RunsDatabaseWork) -> Deferred[list[FeedState]]:
+        return self._read(lambda db: db.feed_states())
 
-    def feed_states(self) -> Deferred[list[FeedState]]:
-        return self.read(Database.feed_states)
-
-    def known_hashes(self, url: FeedURL) -> Deferred[dict[EntryKey, str]]:
-        return self.read(Database.known_hashes, url)
+    def known_hashes(self: _RunsDatabaseWork, url: FeedURL) -> Deferred[dict[EntryKey, str]]:
+        return self._read(lambda db: db.known_hashes(url))
 
     def record_poll(
-        self, feed: FeedConfig, outcome: PollOutcome, now: datetime
+        self: _RunsDatabaseWork, feed: FeedConfig, outcome: PollOutcome, now: datetime
     ) -> Deferred[PollRecord]:
-        return self.write(Database.record_poll, feed, outcome, now)
+        return self._write(lambda db: db.record_poll(feed, outcome, now))
 
-    def reading(self, build: Callable[[ReadsPlanet], T]) -> Deferred[T]:
-        return self.read(build)
+    def reading(self: _RunsDatabaseWork, build: Callable[[ReadsPlanet], T]) -> Deferred[T]:
+        return self._read(build)
 
 
 class Store(_NamedOperations):
     """One writer connection on one thread, read-only connections on a reader pool."""
 
-    def __init__(self, reactor: Any, path: str, *, readers: int = 2) -> None:
+    def __init__(self, reactor: IReactorFromThreads, path: str, *, readers: int = 2) -> None:
         self._reactor = reactor
         self.path = path
         self._writer_pool = ThreadPool(1, 1, name="planetd-writer")
@@ -108,14 +119,12 @@ class Store(_NamedOperations):
         d.addBoth(stop_writer)
         return d
 
-    def write(
-        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]:
-        """Run ``fn(database, ...)`` on the writer thread."""
+    def _write(self, work: Callable[[Database], T]) -> Deferred[T]:
+        """Run ``work(database)`` on the writer thread."""
 
         def run() -> T:
             assert self._writer is not None, "store not started"
-            return fn(self._writer, *args, **kwargs)
+            return work(self._writer)
 
         def bump(result: T) -> T:
             self.generation += 1
@@ -123,19 +132,15 @@ class Store(_NamedOperations):
 
         return deferToThreadPool(self._reactor, self._writer_pool, run).addCallback(bump)
 
-    def read(
-        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]:
-        """Run ``fn(database, ...)`` on a reader thread with its own connection."""
-
-        def run() -> T:
-            return fn(self._readers.get(), *args, **kwargs)
-
-        return deferToThreadPool(self._reactor, self._reader_pool, run)
+    def _read(self, work: Callable[[Database], T]) -> Deferred[T]:
+        """Run ``work(database)`` on a reader thread with its own connection."""
+        return deferToThreadPool(
+            self._reactor, self._reader_pool, lambda: work(self._readers.get())
+        )
 
 
 class InlineStore(_NamedOperations):
-    """The :class:`Store` interface over one connection on the calling thread.
+    """The :class:`Store` operations over one connection on the calling thread.
 
     For tests that drive the poller with a deterministic clock
     (``twisted.internet.task.Clock`` has no threads): every call runs at once
@@ -146,25 +151,24 @@ class InlineStore(_NamedOperations):
         self.db = db
         self.generation = 0
 
-    def write(
-        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]:
+    def _write(self, work: Callable[[Database], T]) -> Deferred[T]:
         try:
-            result = fn(self.db, *args, **kwargs)
+            result = work(self.db)
         except Exception:
             return fail()
         self.generation += 1
         return succeed(result)
 
-    def read(
-        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> Deferred[T]:
+    def _read(self, work: Callable[[Database], T]) -> Deferred[T]:
         try:
-            return succeed(fn(self.db, *args, **kwargs))
+            return succeed(work(self.db))
         except Exception:
             return fail()
 
 
-if TYPE_CHECKING:  # static conformance: both shells are the store the others expect
+if TYPE_CHECKING:  # static conformance: both shells are the store the others expect,
+    # and both run database work the way the named operations need.
     _threaded: type[Stores] = Store
     _inline: type[Stores] = InlineStore
+    _threaded_runs: type[_RunsDatabaseWork] = Store
+    _inline_runs: type[_RunsDatabaseWork] = InlineStore

@@ -1,15 +1,17 @@
-"""Deciding what a parsed entry becomes in the store: dates, re-dating, hiding.
+"""Deciding what one parsed entry becomes in the store: its id and its dates.
 
-Owns the rules readers of a planet notice when they are wrong: an entry
-without a date is dated when planetd first saw it, and that date never moves;
-an entry whose feed re-stamps it on every fetch is not pushed back to the top;
-future dates follow the feed's ``future_dates`` policy; a newly subscribed
-feed shows at most ``new_feed_items`` entries. Pure: values in, values out.
+Owns the rules readers of a planet notice when they are wrong: an entry's id
+is stable; an entry without a date is dated when planetd first saw it, and
+that date never moves; an entry whose feed re-stamps it on every fetch is not
+pushed back to the top; future dates follow the feed's ``future_dates``
+policy; a stored entry keeps the reason it was hidden. Rules that span a
+poll's entries (renamed ids, anti-flood, duplicates, retention) are
+:mod:`planetd.plan`'s. Pure: values in, values out; must not import
+``sqlite3``, Twisted or the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from hashlib import blake2b
 
@@ -104,38 +106,3 @@ def merge_entry(
         text=parsed.text,
         hidden=hidden,
     )
-
-
-def flood_hidden(rows: Sequence[EntryRow], keep: int | None) -> frozenset[EntryKey]:
-    """Keys to hide on a feed's first good poll so that only the ``keep`` newest show.
-
-    This is Planet 2.0's ``new_feed_items``: subscribing to a blog with ten
-    years of archives must not bury the river. It is decided once, when the
-    feed first delivers entries, and stored, so restarts never change it.
-    """
-    if keep is None or len(rows) <= keep:
-        return frozenset()
-    newest_first = sorted(rows, key=lambda r: (r.published, r.key), reverse=True)
-    return frozenset(r.key for r in newest_first[keep:])
-
-
-def matches_link_of(
-    rows: Sequence[EntryRow], existing_links: Mapping[str, EntryKey]
-) -> dict[EntryKey, EntryKey]:
-    """New keys that are an old entry under a new id: same link, link unique in the feed.
-
-    Some feeds mint a fresh id for every entry on every fetch. Matching on the
-    link (only where it names one entry in the document, so that feeds linking
-    every entry to their home page are not merged) keeps them from multiplying.
-    """
-    counts: dict[str, int] = {}
-    for row in rows:
-        if row.link:
-            counts[row.link] = counts.get(row.link, 0) + 1
-    renamed: dict[EntryKey, EntryKey] = {}
-    for row in rows:
-        if row.link and counts[row.link] == 1:
-            old = existing_links.get(row.link)
-            if old is not None and old != row.key:
-                renamed[row.key] = old
-    return renamed
