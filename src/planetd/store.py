@@ -39,6 +39,7 @@ from planetd.boundaries import (
 from planetd.entrywrite import execute_plan, read_stored_feed
 from planetd.plan import EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
+from planetd.subscriptions import feed_order
 
 if TYPE_CHECKING:
     from planetd.boundaries import ReadsPlanet
@@ -140,18 +141,16 @@ class Database:
                 )
 
     def feed_states(self, *, active_only: bool = True) -> list[FeedState]:
-        """Every configured feed, in name order."""
+        """Every configured feed, in :func:`planetd.subscriptions.feed_order`."""
         where = "WHERE active = 1" if active_only else ""
-        rows = self._conn.execute(
-            f"SELECT {_FEED_COLUMNS} FROM feeds {where} ORDER BY name COLLATE NOCASE, url"
-        )
+        rows = self._conn.execute(f"SELECT {_FEED_COLUMNS} FROM feeds {where}")
         states = []
         for row in rows:
             try:
                 states.append(_feed_state(row))
             except (TypeError, ValueError, OverflowError):
                 continue  # a damaged row: skipped, never fatal
-        return states
+        return sorted(states, key=feed_order)
 
     def feed_state(self, url: FeedURL) -> FeedState | None:
         row = self._conn.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,))

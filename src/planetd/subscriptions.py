@@ -3,9 +3,8 @@
 Owns joining the configured feeds with their stored states for the faces that
 show every subscription (``planetd feeds``, ``planetd opml export``): the config
 says what the planet subscribes to, the store only knows the feeds as of the last
-poll. The order is the store's feed order (``name COLLATE NOCASE, url``), which
-:func:`_store_order` writes a second time in Python: that rule belongs in one
-place of the core, shared with the store's query.
+poll. It also owns the one order in which feeds are listed everywhere
+(:func:`feed_order`): the store sorts by it too.
 
 Pure: it must not import Twisted, ``sqlite3`` or the store.
 """
@@ -14,12 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import attrs
+
 from planetd.boundaries import FeedState, PlanetConfig
 
 
-def _store_order(name: str, url: str) -> tuple[bytes, bytes]:
-    """The store's feed order (``name COLLATE NOCASE, url``): UTF-8 bytes, ASCII folded."""
-    return name.encode("utf-8", "surrogatepass").lower(), url.encode("utf-8", "surrogatepass")
+def feed_order(state: FeedState) -> tuple[bytes, bytes]:
+    """How feeds are listed: by name, ASCII letters folded (as SQLite's NOCASE), then URL.
+
+    UTF-8 bytes rather than ``str``: the order stays the one SQLite's
+    ``COLLATE NOCASE`` gave before, byte for byte, for names in any script.
+    """
+    return (
+        state.name.encode("utf-8", "surrogatepass").lower(),
+        state.url.encode("utf-8", "surrogatepass"),
+    )
 
 
 def configured_states(config: PlanetConfig, stored: Iterable[FeedState]) -> list[FeedState]:
@@ -32,4 +40,5 @@ def configured_states(config: PlanetConfig, stored: Iterable[FeedState]) -> list
     by_url = {s.url: s for s in stored}
     states = [by_url.get(f.url) or FeedState(url=f.url, name=f.name) for f in config.feeds]
     names = {f.url: f.name for f in config.feeds}
-    return sorted(states, key=lambda s: _store_order(names[s.url], s.url))
+    # Ordered by the configured name: the stored one may predate a rename.
+    return sorted(states, key=lambda s: feed_order(attrs.evolve(s, name=names[s.url])))
