@@ -60,7 +60,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 
 from planetd.boundaries import FetchKind, FetchResult, Validators
 from planetd.config import file_path
-from planetd.schedule import parse_freshness, parse_retry_after
+from planetd.hints import parse_freshness, parse_retry_after
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorFromThreads
