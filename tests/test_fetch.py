@@ -24,9 +24,11 @@ from twisted.trial import unittest
 from twisted.web.client import HTTPConnectionPool
 
 from faultserver import ETAG, FEED, HTML, LAST_MODIFIED, MiB, gzip_bomb, start_fault_server
+from planetd.bodylimits import BodyCollector
 from planetd.boundaries import FetchKind, FetchResult, Validators
 from planetd.config import file_path
-from planetd.fetch import ACCEPT, Fetcher, _BodyCollector, _FetchError
+from planetd.fetch import ACCEPT, Fetcher
+from planetd.fetcherrors import FetchError
 
 reactor: Any = _reactor
 CAP = 10 * MiB
@@ -403,11 +405,11 @@ class FileTests(FetchTestCase):
 class CollectorTests(unittest.SynchronousTestCase):
     def test_bomb_never_inflates(self) -> None:
         """A gzip bomb delivered in one piece stops one byte past the cap, not at 20 MiB."""
-        collector = _BodyCollector("gzip", 64 * 1024)
+        collector = BodyCollector("gzip", 64 * 1024)
         bomb = gzip_bomb()
         tracemalloc.start()
         try:
-            with pytest.raises(_FetchError) as caught:
+            with pytest.raises(FetchError) as caught:
                 collector(bomb)
             _, peak = tracemalloc.get_traced_memory()
         finally:
