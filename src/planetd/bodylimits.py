@@ -190,8 +190,9 @@ async def read_body(response: IResponse, max_bytes: int) -> bytes:
         await discard(response, keep=False)
         raise too_large(max_bytes)
     collector = BodyCollector(None if encoding == "identity" else encoding, max_bytes)
+    done, _ = _collect(response, collector)
     try:
-        await _collect(response, collector)[0]
+        await done
     except (FetchError, CancelledError):
         raise
     except Exception:
