@@ -366,7 +366,12 @@ def _request_url(url: str) -> str | EncodedURL:
 
 
 if TYPE_CHECKING:
+    from twisted.internet.posixbase import PosixReactorBase
 
     def _fetcher_fetches(fetcher: Fetcher) -> Fetches:
         """Static check: the poller's seam, :class:`planetd.boundaries.Fetches`, fits."""
         return fetcher
+
+    def _reactor_fits(reactor: PosixReactorBase) -> FetchReactor:
+        """Static check: a real reactor is a :class:`planetd.boundaries.FetchReactor`."""
+        return reactor
