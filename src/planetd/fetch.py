@@ -1,7 +1,8 @@
 """Fetching one feed over HTTP(S) or from a ``file:`` URL, as a :class:`FetchResult`.
 
 Owns the fetch as a sequence: the request planetd sends (User-Agent,
-Accept, conditional headers), redirects, the total time limit, and the
+Accept, conditional headers; ``Accept-Encoding`` is
+:mod:`planetd.bodylimits`'), redirects, the total time limit, and the
 mapping of every way an answer can end to a :class:`FetchKind`. The returned
 Deferred never fails for a feed's own misbehaviour; only a bug reaches
 ``log.failure`` (and still becomes a ``FAILED`` result).
@@ -12,9 +13,11 @@ connections per host), with a cookie jar that keeps nothing, since a feed
 poll carries no session. What treq cannot do stays here or beside it, by hand:
 
 * **Redirects are followed here**, one request at a time
-  (``allow_redirects=False``): treq's redirect following can neither tell
-  which hops were permanent (301/308) nor refuse a loop, so it could not
-  report a move or count hops as below.
+  (``allow_redirects=False``): treq's following (Twisted's ``RedirectAgent``)
+  takes every hop itself, with its own limit and errors, so planetd could not
+  tell the permanent hops (301/308) from the temporary ones (302/307) as it
+  goes, refuse a loop or a non-HTTP target in its own words, or stop after
+  :data:`MAX_REDIRECTS`.
 * **The decompressed-size cap** lives in :mod:`planetd.bodylimits`: treq
   always wraps its agent in ``ContentDecoderAgent``, which inflates gzip
   without any bound (a gzip bomb would fill memory), so our agent keeps
