@@ -17,16 +17,31 @@ from typing import Any
 
 import pytest
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.error import CannotListenError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.threadpool import ThreadPool
 from twisted.trial import unittest
 from twisted.web.client import HTTPConnectionPool
+from twisted.web.resource import Resource
+from twisted.web.server import Request
 
-from faultserver import ETAG, FEED, HTML, LAST_MODIFIED, MiB, gzip_bomb, start_fault_server
+from faultserver import (
+    ETAG,
+    FEED,
+    HTML,
+    LAST_MODIFIED,
+    MiB,
+    QuietSite,
+    TrackingFactory,
+    gzip_bomb,
+    start_fault_server,
+)
+from planetd.bodylimits import BodyCollector
 from planetd.boundaries import FetchKind, FetchResult, Validators
 from planetd.config import file_path
-from planetd.fetch import ACCEPT, Fetcher, _BodyCollector, _FetchError
+from planetd.fetch import ACCEPT, Fetcher, _request_url
+from planetd.fetcherrors import FetchError
 
 reactor: Any = _reactor
 CAP = 10 * MiB
@@ -61,6 +76,28 @@ class FetchTestCase(unittest.TestCase):
             threadpool=self.threads,
             resolve_file=lambda url: file_path(url, self.config_path),
         )
+
+    def serve(self, factory: Factory, interface: str = "127.0.0.1") -> tuple[str, TrackingFactory]:
+        """Listen with ``factory`` for this test only; return the base URL and its connections.
+
+        Stopping aborts whatever connection is still open and waits for it.
+        """
+        tracking = TrackingFactory(factory)
+        port = reactor.listenTCP(0, tracking, interface=interface)
+
+        def stop() -> Deferred[Any]:
+            waits = [port.stopListening()]
+            if tracking.protocols:
+                lost: Deferred[None] = Deferred()
+                tracking.all_lost.append(lost)
+                waits.append(lost)
+                for protocol in list(tracking.protocols):
+                    protocol.transport.abortConnection()
+            return gatherResults([d for d in waits if d is not None])
+
+        self.addCleanup(stop)
+        host = f"[{interface}]" if ":" in interface else interface
+        return f"http://{host}:{port.getHost().port}", tracking
 
     def fetch(
         self,
@@ -403,14 +440,144 @@ class FileTests(FetchTestCase):
 class CollectorTests(unittest.SynchronousTestCase):
     def test_bomb_never_inflates(self) -> None:
         """A gzip bomb delivered in one piece stops one byte past the cap, not at 20 MiB."""
-        collector = _BodyCollector("gzip", 64 * 1024)
+        collector = BodyCollector("gzip", 64 * 1024)
         bomb = gzip_bomb()
         tracemalloc.start()
         try:
-            with pytest.raises(_FetchError) as caught:
+            with pytest.raises(FetchError) as caught:
                 collector(bomb)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
         assert str(caught.value) == "feed larger than 65536 bytes"
         assert peak < 1 * MiB
+
+
+class _Answer(Protocol):
+    """Answers any request with fixed bytes, then closes or keeps silent."""
+
+    answer = b""
+    close = True
+
+    def dataReceived(self, data: bytes) -> None:
+        if b"\r\n\r\n" in data:
+            self.transport.write(self.answer)
+            if self.close:
+                self.transport.loseConnection()
+
+
+def answering(answer: bytes, *, close: bool) -> Factory:
+    """A server that sends ``answer`` to every request (and then closes, or not)."""
+    factory = Factory.forProtocol(_Answer)
+    factory.protocol = type("Answer", (_Answer,), {"answer": answer, "close": close})
+    factory.noisy = False
+    return factory
+
+
+class _CookieProbe(Resource):
+    isLeaf = True
+
+    def render_GET(self, request: Request) -> bytes:
+        request.addCookie(b"session", b"abc", path=b"/")
+        request.setHeader(b"content-type", b"application/json")
+        cookie = request.getHeader(b"cookie")
+        return json.dumps({"cookie": cookie.decode() if cookie else None}).encode()
+
+
+def all_closed(tracking: TrackingFactory) -> Deferred[None]:
+    """Fires once the server has no connection left open."""
+    closed: Deferred[None] = Deferred()
+    if not tracking.protocols:
+        closed.callback(None)
+    else:
+        tracking.all_lost.append(closed)
+    return closed
+
+
+class TreqEdgeTests(FetchTestCase):
+    async def test_gzip_bomb_is_never_inflated_in_memory(self) -> None:
+        """Over HTTP too, a gzip bomb stays compressed until the capped inflation: the
+        fetcher never holds its 20 MiB (treq's own gzip decoder would inflate it whole)."""
+        gzip_bomb()  # the server's copy is built before measuring
+        tracemalloc.start()
+        try:
+            result = await self.fetch("/gzip-bomb", max_bytes=64 * 1024)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.error == "feed larger than 65536 bytes"
+        assert peak < 4 * MiB
+
+    async def test_cookies_are_neither_kept_nor_sent(self) -> None:
+        """A feed's Set-Cookie is not remembered: polls carry no session, as before treq."""
+        base, _ = self.serve(QuietSite(_CookieProbe()))
+        first = await self.fetch(base + "/feed")
+        second = await self.fetch(base + "/feed")
+        assert first.body is not None and second.body is not None
+        assert json.loads(first.body) == {"cookie": None}
+        assert json.loads(second.body) == {"cookie": None}
+
+    async def test_ipv6_literal_host(self) -> None:
+        """A feed on an IPv6 literal host ([::1]) is fetched, though treq's URL conversion
+        alone fails on such hosts."""
+        site = Resource()
+        site.putChild(b"feed", _CookieProbe())
+        try:
+            base, _ = self.serve(QuietSite(site), interface="::1")
+        except CannotListenError:
+            raise unittest.SkipTest("no IPv6 loopback on this machine") from None
+        result = await self.fetch(base + "/feed")
+        assert result.kind is FetchKind.OK
+        assert result.final_url == base + "/feed"
+
+    def test_request_url_keeps_ipv6_hosts_and_encodes_the_rest(self) -> None:
+        """An IPv6 URL reaches treq already a URI (host as is, the rest percent-encoded);
+        any other URL is left for treq to convert."""
+        assert _request_url("https://example.org/f\u00e9ed").__class__ is str
+        uri = _request_url("http://[::1]:8080/f\u00e9?q=\u00fc")
+        assert not isinstance(uri, str)
+        assert uri.to_uri().to_text() == "http://[::1]:8080/f%C3%A9?q=%C3%BC"
+
+    async def test_connection_lost_mid_body(self) -> None:
+        """A server that closes before the announced body is complete fails plainly."""
+        base, _ = self.serve(
+            answering(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n<feed", close=True)
+        )
+        result = await self.fetch(base + "/feed")
+        assert result.kind is FetchKind.FAILED
+        assert result.http_status == 200
+        assert result.error == "connection lost while reading the body"
+
+    async def test_redirect_body_that_stalls_times_out(self) -> None:
+        """A redirect whose body never finishes still ends at the total timeout, with its
+        connection closed rather than followed or left open."""
+        answer = b"HTTP/1.1 302 Found\r\nLocation: /feed\r\nContent-Length: 100\r\n\r\nmov"
+        base, tracking = self.serve(answering(answer, close=False))
+        result = await self.fetch(base + "/old", timeout=0.5)
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "timed out after 0.5s"
+        assert result.elapsed < 1.5
+        await all_closed(tracking)
+
+    async def test_error_page_too_long_to_keep_is_not_read(self) -> None:
+        """A 404 with a body far longer than worth reading closes its connection instead."""
+        page = b"x" * (1 * MiB)
+        answer = b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page)
+        base, tracking = self.serve(answering(answer, close=False))
+        result = await self.fetch(base + "/missing", timeout=2.0)
+        assert result.kind is FetchKind.FAILED
+        assert result.error == "HTTP 404 Not Found"
+        await all_closed(tracking)
+
+
+class CollectorLimitTests(unittest.SynchronousTestCase):
+    def test_after_the_cap_every_chunk_is_refused_at_once(self) -> None:
+        """Chunks that arrive after the cap was passed are refused without being counted or
+        inflated (more can arrive before the connection closes)."""
+        collector = BodyCollector(None, 10)
+        with pytest.raises(FetchError):
+            collector(b"x" * 11)
+        received = collector.received
+        with pytest.raises(FetchError, match="feed larger than 10 bytes"):
+            collector(b"y" * 5)
+        assert collector.received == received

@@ -30,6 +30,9 @@ import attrs
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IConnector, IDelayedCall, IHostnameResolver
+    from twisted.internet.protocol import ClientFactory
+    from twisted.python.threadpool import ThreadPool
 
 T = TypeVar("T")
 
@@ -339,3 +342,39 @@ class Stores(Protocol):
     ) -> Deferred[PollRecord]: ...
 
     def reading(self, build: Callable[[ReadsPlanet], T]) -> Deferred[T]: ...
+
+
+# -- the fetcher's reactor -------------------------------------------------------------
+
+
+class FetchReactor(Protocol):
+    """What the fetcher needs of its reactor, and nothing more.
+
+    The clock (``seconds``, ``callLater``) times the total limit of a fetch;
+    ``getThreadPool`` and ``callFromThread`` read ``file:`` feeds off the
+    reactor thread; ``connectTCP`` and ``nameResolver`` are what Twisted's
+    ``Agent`` uses to reach a host (TLS runs over that TCP connection). Any
+    real reactor provides all of it; the daemon passes the running one.
+    """
+
+    def seconds(self) -> float: ...
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
+    ) -> IDelayedCall: ...
+
+    def callFromThread(self, f: Callable[..., object], *args: object, **kwargs: object) -> None: ...
+
+    def getThreadPool(self) -> ThreadPool: ...
+
+    def connectTCP(
+        self,
+        host: str,
+        port: int,
+        factory: ClientFactory,
+        timeout: float = ...,
+        bindAddress: tuple[str, int] | None = ...,  # noqa: N803 -- Twisted's own name
+    ) -> IConnector: ...
+
+    @property
+    def nameResolver(self) -> IHostnameResolver: ...

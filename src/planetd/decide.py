@@ -78,7 +78,7 @@ def decide_poll(
         validators = (
             fetched.validators
             if kind is FetchKind.OK
-            else _merge_validators(state.validators, fetched.validators)
+            else merge_validators(state.validators, fetched.validators)
         )
         new_state = attrs.evolve(
             polled,
@@ -104,8 +104,12 @@ def decide_poll(
     )
 
 
-def _merge_validators(old: Validators, new: Validators) -> Validators:
-    """A 304 may omit validators; keep the old ones where the response gave none."""
+def merge_validators(old: Validators, new: Validators) -> Validators:
+    """A 304 may omit validators; keep the old ones where the response gave none.
+
+    The one place for this rule: the fetcher applies it to a 304's headers and
+    :func:`decide_poll` to every ``NOT_MODIFIED`` result it is handed.
+    """
     return Validators(
         etag=new.etag or old.etag,
         last_modified=new.last_modified or old.last_modified,

@@ -28,8 +28,8 @@ import attrs
 import feedparser
 
 from planetd.boundaries import EntryKey, ParsedEntry, ParsedFeed
+from planetd.hints import parse_sy_period, parse_ttl_minutes
 from planetd.sanitize import html_to_text, plain_text, sanitize_html, xml_safe
-from planetd.schedule import parse_sy_period, parse_ttl_minutes
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SAFE_LINK_SCHEMES = ("http", "https")

@@ -1,10 +1,11 @@
 """When to poll a feed next: the schedule policy as pure functions.
 
 Owns: turning one fetch's outcome and the server's hints (``Retry-After``,
-``Cache-Control``, ``Expires``, RSS ``<ttl>``, ``sy:updatePeriod``) into the
-delay before the next poll, the backoff after failures, and the spread of the
-feeds that are due when the daemon starts. It decides and never sequences:
-the poller calls it after each fetch and arms a timer with the answer.
+``Cache-Control``, ``Expires``, RSS ``<ttl>``, ``sy:updatePeriod``, already
+read into seconds by :mod:`planetd.hints`) into the delay before the next
+poll, the backoff after failures, and the spread of the feeds that are due
+when the daemon starts. It decides and never sequences: the poller calls it
+after each fetch and arms a timer with the answer.
 
 Must not import Twisted, treq, feedparser, or anything that reads a clock or a
 random source. ``now`` (a timezone-aware UTC datetime) and jitter (a number in
@@ -49,15 +50,14 @@ The policy, and why:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import attrs
 
 from planetd.boundaries import FeedState, FeedStatus, FeedURL, FetchKind, PlanetConfig
+from planetd.hints import require_aware
 
 K = TypeVar("K", bound=Hashable)
 
@@ -71,25 +71,9 @@ JITTER_FRACTION = 0.1
 STARTUP_STEP = 0.05
 STARTUP_MAX_WINDOW = 10.0
 
-#: RSS 1.0 syndication module periods, in seconds (a month is 30 days).
-SY_PERIODS = {
-    "hourly": 3600.0,
-    "daily": 86400.0,
-    "weekly": 7 * 86400.0,
-    "monthly": 30 * 86400.0,
-    "yearly": 365 * 86400.0,
-}
-
 # Doubling past this many failures cannot matter (2**60 seconds is longer than
 # any ceiling) and keeps the float arithmetic finite.
 _MAX_DOUBLINGS = 60
-
-_NUMBER = re.compile(r"^[+-]?[0-9]+(?:\.[0-9]+)?$")
-_UNSIGNED = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
-_DIGITS = re.compile(r"^[0-9]+$")
-_DIRECTIVE = re.compile(
-    r"""\s*([^\s=,"]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^\s,"]*))?\s*(?:,|$)""",
-)
 
 
 def _positive_finite(value: float) -> bool:
@@ -120,128 +104,6 @@ class Bounds:
     def from_config(cls, config: PlanetConfig) -> Bounds:
         """The bounds that a planet's ``min_interval`` and ``max_interval`` set."""
         return cls(min_interval=config.min_interval, max_interval=config.max_interval)
-
-
-def _require_aware(now: datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"now must be timezone-aware, got {now!r}")
-
-
-def _parse_http_date(value: str) -> datetime | None:
-    """An HTTP date (IMF-fixdate, RFC 850 or asctime) as aware UTC, else None."""
-    try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if parsed.tzinfo is None:
-        # asctime dates and "-0000" carry no zone; HTTP dates are always GMT.
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from ``now`` that a ``Retry-After`` header asks us to wait.
-
-    Accepts delta-seconds (``"120"``, leniently also a decimal or a sign) and
-    an HTTP date. A negative delay or a date in the past is ``0.0``: the
-    server allows a retry at once. A missing or unreadable value is ``None``.
-    """
-    _require_aware(now)
-    if value is None:
-        return None
-    text = value.strip()
-    if _NUMBER.match(text):
-        return max(0.0, float(text))
-    when = _parse_http_date(text)
-    if when is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
-
-
-def _cache_directives(cache_control: str) -> dict[str, str | None]:
-    """``Cache-Control`` directives by lower-case name; the first of a repeat wins."""
-    directives: dict[str, str | None] = {}
-    for match in _DIRECTIVE.finditer(cache_control):
-        name, argument = match.group(1).lower(), match.group(2)
-        if argument is not None and argument.startswith('"'):
-            argument = argument[1:-1]
-        directives.setdefault(name, argument)
-    return directives
-
-
-def parse_freshness(
-    cache_control: str | None,
-    expires: str | None,
-    date: str | None,
-    now: datetime,
-) -> float | None:
-    """Seconds a response says it stays fresh, from its caching headers.
-
-    ``max-age`` wins over ``Expires`` (RFC 9111). ``Expires`` counts from the
-    response's ``Date`` when it has a valid one (so the server's clock skew
-    cancels out), else from ``now``; an invalid ``Expires`` (such as ``"0"``)
-    means already stale, ``0.0``. ``no-store`` and an unqualified ``no-cache``
-    mean no hint at all (``None``), as does the absence of both headers or an
-    unreadable ``max-age`` without ``Expires``.
-
-    ``s-maxage`` is ignored on purpose: it speaks to shared caches (CDNs),
-    which publishers often let hold a page for hours because they purge them on
-    publish; planetd is an end client, and following it would miss new posts.
-    """
-    _require_aware(now)
-    if cache_control is not None:
-        directives = _cache_directives(cache_control)
-        if "no-store" in directives:
-            return None
-        # A qualified no-cache="Set-Cookie" restricts only the named fields.
-        if "no-cache" in directives and not directives["no-cache"]:
-            return None
-        max_age = directives.get("max-age")
-        if max_age is not None and _DIGITS.match(max_age):
-            return float(max_age)
-    if expires is None:
-        return None
-    expires_at = _parse_http_date(expires)
-    if expires_at is None:
-        return 0.0
-    origin = _parse_http_date(date) if date is not None else None
-    return max(0.0, (expires_at - (origin or now)).total_seconds())
-
-
-def parse_ttl_minutes(ttl: str | None) -> float | None:
-    """Seconds that an RSS ``<ttl>`` (in minutes) says a feed may be cached.
-
-    A number of minutes, whole or decimal, is accepted; anything else
-    (missing, negative, words) is ``None``.
-    """
-    if ttl is None:
-        return None
-    text = ttl.strip()
-    if not _UNSIGNED.match(text):
-        return None
-    return float(text) * 60.0
-
-
-def parse_sy_period(period: str | None, frequency: str | None) -> float | None:
-    """Seconds between updates that ``sy:updatePeriod``/``sy:updateFrequency`` state.
-
-    The period is ``hourly``, ``daily``, ``weekly``, ``monthly`` (30 days) or
-    ``yearly`` (365 days), ``daily`` when only a frequency is given, as the
-    syndication module specifies; the frequency (default 1) divides it. Both
-    missing, an unknown period or a frequency that is not a positive number is
-    ``None``.
-    """
-    if period is None and frequency is None:
-        return None
-    seconds = SY_PERIODS.get((period or "daily").strip().lower())
-    if seconds is None:
-        return None
-    if frequency is None:
-        return seconds
-    text = frequency.strip()
-    if not _UNSIGNED.match(text) or float(text) == 0:
-        return None
-    return seconds / float(text)
 
 
 def _own_interval(interval: float, bounds: Bounds, kind: FetchKind, failures: int) -> float:
@@ -298,7 +160,7 @@ def next_poll_delay(
 
 def next_poll_at(now: datetime, delay: float | None) -> datetime | None:
     """The moment ``delay`` seconds after ``now``; ``None`` (never) stays ``None``."""
-    _require_aware(now)
+    require_aware(now)
     if delay is None:
         return None
     return now + timedelta(seconds=delay)
@@ -310,7 +172,7 @@ def is_due(state: FeedState, now: datetime) -> bool:
     A gone feed never is; a feed never polled (no ``next_poll_at``) is at once;
     any other feed is once its ``next_poll_at`` has come.
     """
-    _require_aware(now)
+    require_aware(now)
     if state.status is FeedStatus.GONE:
         return False
     return state.next_poll_at is None or state.next_poll_at <= now
@@ -363,7 +225,7 @@ def startup_delays(
     keep their stored ``next_poll_at``; gone feeds are left out: they are never
     polled again.
     """
-    _require_aware(now)
+    require_aware(now)
     due: list[FeedURL] = []
     delays: dict[FeedURL, float] = {}
     for state in states:
