@@ -226,6 +226,41 @@ def test_a_first_delivery_hides_all_but_the_newest() -> None:
     }
 
 
+def test_undated_entries_of_a_first_delivery_sink_to_the_oldest_dated_one() -> None:
+    """A feed just added with an undated "About" page: the page takes the document's oldest
+    date, not "now", so it does not top the river above the feed's real posts; its first
+    sight is still now."""
+    result = plan(parsed("about"), parsed("d3", day(3)), parsed("d5", day(5)))
+    dates = {row.key: row.published for row in result.inserts}
+    assert dates == {"about": day(3), "d3": day(3), "d5": day(5)}
+    assert {row.first_seen for row in result.inserts} == {NOW}
+
+
+def test_undated_entries_sink_before_the_flood_cap_is_applied() -> None:
+    """With new_feed_items = 1 the newest real post shows, not the undated page."""
+    capped = attrs.evolve(FEED, new_feed_items=1)
+    result = plan(parsed("about"), parsed("d3", day(3)), parsed("d5", day(5)), feed=capped)
+    assert {row.key: row.hidden for row in result.inserts} == {
+        "about": Hidden.FLOOD,
+        "d3": Hidden.FLOOD,
+        "d5": None,
+    }
+
+
+def test_undated_entries_without_dated_neighbours_or_after_the_first_poll_are_dated_now() -> None:
+    """A document with no dated entry gives nothing to go by: its entries are dated now. And
+    once a feed holds entries, an undated newcomer is new, so it is dated when first seen."""
+    alone = plan(parsed("a"), parsed("b"))
+    assert {row.published for row in alone.inserts} == {NOW}
+    later = plan(
+        parsed("new"),
+        parsed("d5", day(5)),
+        stored=after(snapshot(), plan(parsed("d5", day(5)))),
+        now=LATER,
+    )
+    assert {row.key: row.published for row in later.inserts} == {"new": LATER}
+
+
 def test_flood_applies_at_the_first_delivery_only() -> None:
     """Once a feed holds entries, however many new ones a poll brings all show."""
     capped = attrs.evolve(FEED, new_feed_items=1)

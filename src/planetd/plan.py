@@ -135,6 +135,28 @@ def matches_link_of(
     return renamed
 
 
+def date_undated_at_first_delivery(
+    rows: Sequence[EntryRow], undated: frozenset[EntryKey]
+) -> list[EntryRow]:
+    """On a feed's first delivery, date its undated entries as its oldest dated one.
+
+    An entry without a usable date is dated when first seen. For a feed just
+    added that would be "now", above every real post of the day: an "About"
+    page or an "(untitled)" note would top the river. What the document's own
+    dates say is that such an entry is no newer than the posts around it, so
+    it takes the oldest date the document gives (and keeps it, since dates
+    never move later). A document with no dated entry at all keeps "now".
+    """
+    dated = [row.published for row in rows if row.key not in undated]
+    if not dated:
+        return list(rows)
+    floor = min(dated)
+    return [
+        attrs.evolve(row, published=min(row.published, floor)) if row.key in undated else row
+        for row in rows
+    ]
+
+
 def is_duplicate(row: EntryRow, stored: StoredFeed) -> bool:
     """Whether another active feed already brought this post (same key, or same link).
 
@@ -192,7 +214,11 @@ def plan_entries(
             rows.append(row)
         elif again := merge_entry(url, attrs.evolve(parsed, key=old), existing[old], now, policy):
             rows.append(again)
-    flooded = flood_hidden(rows, feed.new_feed_items) if not existing else frozenset()
+    flooded: frozenset[EntryKey] = frozenset()
+    if not existing:
+        undated = frozenset(p.key for p in entries if p.published is None and p.updated is None)
+        rows = date_undated_at_first_delivery(rows, undated)
+        flooded = flood_hidden(rows, feed.new_feed_items)
     inserts: list[EntryRow] = []
     updates: list[EntryRow] = []
     for row in rows:
