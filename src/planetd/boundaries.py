@@ -339,3 +339,37 @@ class Stores(Protocol):
     ) -> Deferred[PollRecord]: ...
 
     def reading(self, build: Callable[[ReadsPlanet], T]) -> Deferred[T]: ...
+
+
+# -- the web face and the daemon's reactor ---------------------------------------------
+
+
+@attrs.frozen
+class Output:
+    """One rendered resource, as the site builds it and the web face serves it."""
+
+    body: bytes
+    content_type: str
+
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import (
+        IReactorCore,
+        IReactorPluggableNameResolver,
+        IReactorTCP,
+        IReactorThreads,
+        IReactorTime,
+    )
+
+    class IDaemonReactor(
+        IReactorCore, IReactorTime, IReactorThreads, IReactorTCP, IReactorPluggableNameResolver
+    ):
+        """Every reactor interface the daemon uses, for the service and its wiring.
+
+        The web face needs only ``IReactorTime``; the store and the parse
+        pool hand work to threads (``IReactorThreads``, which includes
+        ``IReactorFromThreads``); the fetcher connects (``IReactorTCP``,
+        name resolution); the service stops the reactor when it cannot start
+        (``IReactorCore``). The real reactor provides them all. Declared for
+        the type checker only: this module imports no Twisted at run time.
+        """
