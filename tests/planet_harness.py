@@ -20,7 +20,7 @@ import random
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, unquote, urlencode
 
 import attrs
@@ -38,7 +38,11 @@ from planetd.boundaries import FeedConfig, FeedURL, PlanetConfig, PollReport
 from planetd.config import parse_config
 from planetd.wiring import PlanetAssembly
 
-reactor: Any = _reactor
+if TYPE_CHECKING:
+    from planetd.boundaries import IDaemonReactor
+
+#: The real reactor, typed as everything the daemon uses of it.
+reactor = cast("IDaemonReactor", _reactor)
 
 __all__ = [
     "Document",
@@ -102,7 +106,9 @@ def _unchanged(request: Request, document: Document) -> bool:
 class DocumentServer:
     """Serves ``documents`` (path → :class:`Document`) on 127.0.0.1; change them at will."""
 
-    def __init__(self, reactor: Any, documents: Mapping[str, Document] | None = None) -> None:
+    def __init__(
+        self, reactor: IDaemonReactor, documents: Mapping[str, Document] | None = None
+    ) -> None:
         self.documents: dict[str, Document] = dict(documents or {})
         #: ``(path, status)`` of every request, in order.
         self.requests: list[tuple[str, int]] = []
@@ -175,7 +181,9 @@ class Planet:
     """A planet as the daemon assembles it (:class:`~planetd.wiring.PlanetAssembly`),
     its Klein app read in memory."""
 
-    def __init__(self, reactor: Any, config: PlanetConfig, database: str, *, workers: int = 2):
+    def __init__(
+        self, reactor: IDaemonReactor, config: PlanetConfig, database: str, *, workers: int = 2
+    ):
         self.reactor = reactor
         self.config = config
         self.parts = PlanetAssembly(
