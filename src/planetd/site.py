@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from planetd.boundaries import FeedState, FeedURL, Output, PlanetConfig, ReadsPlanet
+from planetd.boundaries import (
+    FeedState,
+    FeedURL,
+    Output,
+    PlanetConfig,
+    ReadsPlanet,
+    StoredEntry,
+)
 from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
     FeedView,
@@ -82,10 +89,21 @@ class Site:
         before: tuple[float, str] | None = None,
         feed: FeedURL | None = None,
     ) -> RiverPage:
-        fetched = db.entries(
+        return river_page(
+            views, self._fetch(db, before=before, feed=feed), self.config, cut_by_days=feed is None
+        )
+
+    def _fetch(
+        self,
+        db: ReadsPlanet,
+        *,
+        before: tuple[float, str] | None = None,
+        feed: FeedURL | None = None,
+    ) -> list[StoredEntry]:
+        """The entries a river page is cut from (one more than it holds)."""
+        return db.entries(
             limit=page_fetch_limit(self.config), before=before, feed_url=feed, judge=self.judge
         )
-        return river_page(views, fetched, self.config, cut_by_days=feed is None)
 
     def build_all(
         self, db: ReadsPlanet, now: datetime, root: str = "/", *, paginate: bool = True
@@ -95,23 +113,22 @@ class Site:
         Without ``paginate`` the river has no "Older entries" link: a static copy
         holds the first page only.
         """
-        states, views = self._read_feeds(db, now)
-        return self._build_all(db, now, states, views, root, paginate=paginate)
+        outputs, _ = self._build_all(db, now, root, paginate=paginate)
+        return outputs
 
     def _build_all(
-        self,
-        db: ReadsPlanet,
-        now: datetime,
-        states: list[FeedState],
-        views: list[FeedView],
-        root: str,
-        *,
-        paginate: bool,
-    ) -> dict[str, Output]:
-        page = self._river(db, views)
+        self, db: ReadsPlanet, now: datetime, root: str, *, paginate: bool
+    ) -> tuple[dict[str, Output], list[FeedView]]:
+        # Entries first, then the feeds: a poll writes a feed's state and its
+        # entries in one transaction, so outputs that show an entry show its
+        # feed's state as of that poll or later.
+        fetched = self._fetch(db)
+        api_entries = self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
+        states, views = self._read_feeds(db, now)
+        page = river_page(views, fetched, self.config)
         older = f"{root}?before={page.older}" if paginate and page.older else None
         render = self.renderer
-        return {
+        outputs = {
             "/": Output(render.river_html(page, now, older, root=root), HTML),
             "/feeds": Output(render.feeds_html(views, now, root=root), HTML),
             "/atom.xml": Output(render.atom(page.entries, now), XML_ATOM),
@@ -119,10 +136,9 @@ class Site:
             "/opml.xml": Output(render.opml(views, now), XML_OPML),
             "/feed.json": Output(render.json_feed(page.entries), JSON_FEED),
             "/api/feeds": Output(feeds_document(states, self.config, now), JSON),
-            "/api/entries": Output(
-                self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None), JSON
-            ),
+            "/api/entries": Output(api_entries, JSON),
         }
+        return outputs, views
 
     def older_page(self, db: ReadsPlanet, now: datetime, before: tuple[float, str]) -> bytes:
         """A river page after the ``before`` cursor (the "Older entries" link)."""
@@ -171,8 +187,7 @@ class Site:
         (the folder may be served at any path) and the river has no "Older
         entries" link: a static copy holds the first page only.
         """
-        states, views = self._read_feeds(reader, now)
-        outputs = self._build_all(reader, now, states, views, "./", paginate=False)
+        outputs, views = self._build_all(reader, now, "./", paginate=False)
         files = {name: outputs[path].body for name, path in STATIC_FILES.items()}
         files["planetd.css"] = read_stylesheet(self.renderer)
         files["feeds/index.html"] = self.renderer.feeds_html(views, now, root="../")
