@@ -186,8 +186,10 @@ class Planet:
     ):
         self.reactor = reactor
         self.config = config
+        # The tests poll, then read what the poll wrote: the pages are rebuilt at once
+        # for them (rebuild_delay=0) rather than at most once a second as in the daemon.
         self.parts = PlanetAssembly(
-            config, database, reactor, rng=random.Random(4), workers=workers
+            config, database, reactor, rng=random.Random(4), workers=workers, rebuild_delay=0
         )
         self.aggregation = self.parts.aggregation
         self.store = self.parts.store

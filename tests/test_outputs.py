@@ -16,7 +16,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from planetd.boundaries import Output
-from planetd.outputs import OutputCache
+from planetd.outputs import REBUILD_DELAY, OutputCache
 
 HTML = "text/html; charset=utf-8"
 
@@ -47,13 +47,19 @@ class HeldStore:
 class Planet:
     """A cache over a :class:`HeldStore` whose build renders the store's generation."""
 
-    def __init__(self) -> None:
+    def __init__(self, rebuild_delay: float = REBUILD_DELAY) -> None:
         self.store = HeldStore()
         self.clock = Clock()
         self.clock.advance(1_800_000_000)
         self.builds = 0
         self.fail_next = False
-        self.cache = OutputCache(self.store, self.clock, self.build, kept=2)  # type: ignore[arg-type]
+        self.cache = OutputCache(
+            self.store,  # type: ignore[arg-type]
+            self.clock,
+            self.build,
+            kept=2,
+            rebuild_delay=rebuild_delay,
+        )
         self.events: list[dict[str, Any]] = []
         self.cache.log = Logger(observer=self.events.append)
 
@@ -129,6 +135,7 @@ def test_stale_bytes_are_served_while_a_rebuild_runs(planet: Planet) -> None:
     own write); requests arriving during the rebuild get the previous bytes at once."""
     start(planet.cache.fixed("/"))
     planet.store.run()
+    planet.clock.advance(REBUILD_DELAY)
     planet.store.generation = 1
     writer = start(planet.cache.fixed("/"))
     assert pending(writer) and planet.cache.building
@@ -160,11 +167,13 @@ def test_a_failed_rebuild_keeps_the_previous_bytes(planet: Planet) -> None:
     """When a rebuild fails the last good bytes stay served, and the next request retries."""
     start(planet.cache.fixed("/"))
     planet.store.run()
+    planet.clock.advance(REBUILD_DELAY)
     planet.store.generation = 1
     planet.fail_next = True
     after_write = start(planet.cache.fixed("/"))
     planet.store.run()
     assert fired(after_write).body == b"generation 0"
+    planet.clock.advance(REBUILD_DELAY)
     retry = start(planet.cache.fixed("/"))
     assert len(planet.store.pending) == 1
     planet.store.run()
@@ -222,3 +231,100 @@ def test_parameterised_outputs_are_kept_per_generation_in_a_bounded_lru(
     planet.store.generation = 5
     get("a")
     assert reads[-1] == "a"
+
+
+def test_rebuilds_are_coalesced_while_polls_land() -> None:
+    """Under a busy poll (a write every 50 ms, requests every 10 ms) the pages are rebuilt
+    at most once per rebuild_delay, every request is answered at once, and each write shows
+    within two seconds."""
+    planet = Planet(rebuild_delay=1.0)
+    start(planet.cache.fixed("/"))
+    planet.store.run()
+    written_at: dict[int, float] = {}
+    seen_at: dict[int, float] = {}
+    for tick in range(1, 501):  # five seconds in steps of 10 ms
+        planet.clock.advance(0.01)
+        if tick % 5 == 0 and tick <= 400:
+            planet.store.generation += 1
+            written_at[planet.store.generation] = planet.clock.seconds()
+        answer = start(planet.cache.fixed("/"))
+        while planet.store.pending:  # a reader thread finishing its build at once
+            planet.store.run()
+        generation = int(fired(answer).body.split()[-1])
+        seen_at.setdefault(generation, planet.clock.seconds())
+    assert planet.builds <= 1 + 6, planet.builds
+    for generation, when in written_at.items():
+        shown = min(t for g, t in seen_at.items() if g >= generation)
+        assert shown - when <= 2.0, (generation, shown - when)
+    assert max(seen_at) == planet.store.generation
+
+
+def test_a_change_waits_for_the_delay_even_with_no_request(planet: Planet) -> None:
+    """A request that finds the outputs stale too soon gets the old bytes and arms one
+    rebuild for when the delay is up; it runs then, with no further request."""
+    start(planet.cache.fixed("/"))
+    planet.store.run()
+    planet.clock.advance(0.25)
+    planet.store.generation = 1
+    assert fired(start(planet.cache.fixed("/"))).body == b"generation 0"
+    assert fired(start(planet.cache.fixed("/"))).body == b"generation 0"
+    assert planet.store.pending == [] and len(planet.clock.getDelayedCalls()) == 1
+    planet.clock.advance(REBUILD_DELAY - 0.25)
+    assert len(planet.store.pending) == 1
+    planet.store.run()
+    assert fired(start(planet.cache.fixed("/"))).body == b"generation 1"
+    assert planet.builds == 2
+
+
+def test_a_read_after_a_quiet_spell_sees_the_write_at_once(planet: Planet) -> None:
+    """When the last build is older than the delay, the request that finds the outputs
+    stale waits for the rebuild: a client that writes, pauses and reads sees its write."""
+    start(planet.cache.fixed("/"))
+    planet.store.run()
+    planet.clock.advance(REBUILD_DELAY + 5)
+    planet.store.generation = 1
+    reader = start(planet.cache.fixed("/"))
+    assert pending(reader)
+    planet.store.run()
+    assert fired(reader).body == b"generation 1"
+
+
+def test_stopping_cancels_an_armed_rebuild(planet: Planet) -> None:
+    """Stopping the cache (before the store closes) leaves no rebuild timer behind."""
+    start(planet.cache.fixed("/"))
+    planet.store.run()
+    planet.store.generation = 1
+    start(planet.cache.fixed("/"))
+    assert len(planet.clock.getDelayedCalls()) == 1
+    planet.cache.stop()
+    assert planet.clock.getDelayedCalls() == []
+    planet.clock.advance(10)
+    assert planet.store.pending == []
+
+
+def test_without_a_delay_every_stale_request_waits_for_its_rebuild() -> None:
+    """rebuild_delay=0 keeps the strict behaviour: a read right after a write sees it."""
+    planet = Planet(rebuild_delay=0)
+    start(planet.cache.fixed("/"))
+    planet.store.run()
+    planet.store.generation = 1
+    reader = start(planet.cache.fixed("/"))
+    assert pending(reader)
+    planet.store.run()
+    assert fired(reader).body == b"generation 1"
+
+
+def test_the_first_request_after_the_first_render_sees_the_polls_since(planet: Planet) -> None:
+    """The daemon renders once at start (refresh); polls then land, and the first request
+    that finds the outputs stale rebuilds at once, however soon after the start it comes."""
+    start_render = planet.cache.refresh()
+    planet.store.run()
+    assert fired(start_render) is None
+    planet.clock.advance(0.1)
+    planet.store.generation = 3
+    reader = start(planet.cache.fixed("/"))
+    assert pending(reader)
+    planet.store.run()
+    assert fired(reader).body == b"generation 3"
+    planet.store.generation = 4
+    assert fired(start(planet.cache.fixed("/"))).body == b"generation 3"

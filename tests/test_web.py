@@ -72,7 +72,9 @@ class Planet:
         self.clock.advance(utc(2026, 7, 6).timestamp())
         self.db.sync_feeds(self.config.feeds, utc(2026, 7, 1))
         self.store = InlineStore(self.db)
-        self.web = web_face(self.config, self.store, self.clock)
+        # Every test here reads right after it writes, on a clock that stands still:
+        # pages rebuild at once (the daemon waits up to a second between rebuilds).
+        self.web = web_face(self.config, self.store, self.clock, rebuild_delay=0)
         self.agent = RequestTraversalAgent(self.web.app.resource())
 
     def add(self, feed_index: int, *entries: Any) -> None:
@@ -181,6 +183,22 @@ def test_the_cache_follows_new_entries(planet: Planet) -> None:
     _, headers, body = planet.get("/")
     assert b"Fresh news" in body
     assert header(headers, "etag") != header(first_headers, "etag")
+
+
+def test_the_daemon_shows_a_new_entry_within_two_seconds(tmp_path: Path) -> None:
+    """With the daemon's default rebuild delay, a page read right after a write may be the
+    previous one, but the new entry is served within two seconds with no further write."""
+    p = Planet(tmp_path)
+    p.web = web_face(p.config, p.store, p.clock)
+    p.agent = RequestTraversalAgent(p.web.app.resource())
+    p.add(0, parsed("old", utc(2026, 7, 4), title="Old news"))
+    assert b"Old news" in p.get("/")[2]
+    p.add(0, parsed("fresh", utc(2026, 7, 5, 12), title="Fresh news"))
+    p.clock.advance(0.5)
+    assert b"Fresh news" not in p.get("/")[2]
+    p.clock.advance(1.5)
+    assert b"Fresh news" in p.get("/")[2]
+    p.db.close()
 
 
 def test_river_page_is_cut_and_links_to_older(planet: Planet) -> None:

@@ -2,10 +2,14 @@
 
 Owns when outputs are built and which bytes a request gets. The fixed
 outputs (the river, the feeds, the API's default documents) are built
-together on a reader thread whenever the store's ``generation`` has moved;
+together on a reader thread when the store's ``generation`` has moved;
 one build runs at a time, and every caller that wants it fresh waits on the
 same build. A request that arrives while a rebuild runs gets the previous
-bytes at once instead of queueing behind it. A build that fails is logged,
+bytes at once instead of queueing behind it. While feeds are polled the
+store moves many times a second: builds start at most once per
+``rebuild_delay``, and a change that a request finds too soon after the last
+build is rendered when the delay is up (new entries show within
+``rebuild_delay`` plus one build). A build that fails is logged,
 the previous bytes stay, and the next request tries again. Parameterised
 outputs (older pages, feed pages, API queries) are kept in a small LRU for
 the store generation they were built from.
@@ -22,7 +26,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -30,6 +34,9 @@ from planetd.boundaries import Output, ReadsPlanet, Stores
 from planetd.httpcache import PUBLIC, Cached, fixed_cache_control, prepare
 
 T = TypeVar("T")
+
+#: Seconds between the starts of two builds of the fixed outputs, by default.
+REBUILD_DELAY = 1.0
 
 #: Builds every fixed output (path → output) from one read of the store.
 BuildsAll = Callable[[ReadsPlanet, datetime], Mapping[str, Output]]
@@ -45,17 +52,31 @@ class OutputCache:
         reactor: The clock (``Last-Modified`` and the ``now`` every build gets).
         build: Builds the fixed outputs; runs on a reader thread.
         kept: How many parameterised outputs the LRU keeps.
+        rebuild_delay: Least seconds between the starts of two builds. With 0, a
+            request after a write always waits for the rebuild, so a client
+            that reads after its own write sees it (the in-process tests).
     """
 
     log = Logger()
 
     def __init__(
-        self, store: Stores, reactor: IReactorTime, build: BuildsAll, *, kept: int = 256
+        self,
+        store: Stores,
+        reactor: IReactorTime,
+        build: BuildsAll,
+        *,
+        kept: int = 256,
+        rebuild_delay: float = REBUILD_DELAY,
     ) -> None:
         self._store = store
         self._reactor = reactor
         self._build = build
         self._kept = kept
+        self._rebuild_delay = rebuild_delay
+        #: When the last build that requests asked for started (the first render is not one).
+        self._last_start = float("-inf")
+        #: The rebuild armed for when the delay is up, if a request found the outputs stale.
+        self._timer: IDelayedCall | None = None
         self._fixed: dict[str, Cached] = {}
         self._generation = -1
         #: Fires (with None, whatever the outcome) when the running build ends.
@@ -77,19 +98,27 @@ class OutputCache:
         return self._building is not None
 
     def refresh(self) -> Deferred[None]:
-        """Rebuild the fixed outputs if the store moved on; fires when that build ends.
+        """Rebuild the fixed outputs now if the store moved on; fires when that build ends.
 
         Concurrent callers share the running build. The Deferred fires with
         None even when the build failed (the failure is logged; the previous
-        outputs stay and the next call builds again).
+        outputs stay and the next call builds again). For the daemon's first
+        render: this build does not hold back the next one by ``rebuild_delay``.
         """
+        return self._refresh(paced=False)
+
+    def _refresh(self, *, paced: bool) -> Deferred[None]:
+        """:meth:`refresh`; a ``paced`` build (asked for by requests) starts the delay."""
         if self._building is not None:
             return _when(self._building)
         if self._generation == self._store.generation and self._fixed:
             return succeed(None)
+        if paced:
+            self._last_start = self._reactor.seconds()
         return _when(self._start())
 
     def _start(self) -> Deferred[None]:
+        self._disarm()
         generation = self._store.generation
         now = self.now()
         previous = dict(self._fixed)
@@ -120,21 +149,48 @@ class OutputCache:
         return done
 
     async def fixed(self, path: str) -> Cached:
-        """The fixed output at ``path``, rebuilt first if the store moved on.
+        """The fixed output at ``path``, rebuilt first if the store moved on and it may be.
 
         While feeds are being polled the store changes many times a second.
-        The request that finds the outputs stale waits for one rebuild; every
-        request arriving while that build runs gets the previous rendering at
-        once instead of queueing behind it. A client that reads after its own
-        write still sees it, since its request starts (and awaits) the build.
+        The request that finds the outputs stale, ``rebuild_delay`` or more
+        after the last build started, waits for one rebuild (so a client
+        that writes, pauses and reads sees its write); every request
+        arriving while that build runs, or sooner than the delay, gets the
+        previous rendering at once, and the rebuild starts when the delay is
+        up. The daemon's first render (:meth:`refresh`) does not count: the
+        first request after a start that finds the outputs stale rebuilds at once.
 
         Raises:
             KeyError: No build has succeeded yet (the request fails with a 500).
         """
-        if self._fixed and self._building is not None:
+        if self._fixed and (self._building is not None or self._held()):
             return self._fixed[path]
-        await self.refresh()
+        await self._refresh(paced=True)
         return self._fixed[path]
+
+    def _held(self) -> bool:
+        """True if stale outputs must wait for the delay; then a rebuild is armed for it."""
+        if self._generation == self._store.generation:
+            return False
+        wait = self._last_start + self._rebuild_delay - self._reactor.seconds()
+        if wait <= 0:
+            return False
+        if self._timer is None:
+            self._timer = self._reactor.callLater(wait, self._delay_up)
+        return True
+
+    def _delay_up(self) -> None:
+        self._timer = None
+        self._refresh(paced=True)
+
+    def _disarm(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def stop(self) -> None:
+        """Cancel an armed rebuild (the store is about to close)."""
+        self._disarm()
 
     async def computed(self, key: str, make: BuildsOne) -> Cached | None:
         """A parameterised output, built on a reader thread, kept while the store is unchanged."""

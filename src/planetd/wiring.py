@@ -23,6 +23,7 @@ from planetd.boundaries import PlanetConfig, PollReport, Stores
 from planetd.config import file_path
 from planetd.dbthreads import Store
 from planetd.fetch import Fetcher
+from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.workers import ParsePool
 
@@ -109,6 +110,7 @@ def web_face(
     reactor: IReactorTime,
     *,
     is_running: Callable[[], bool] = lambda: True,
+    rebuild_delay: float = REBUILD_DELAY,
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -117,6 +119,8 @@ def web_face(
         store: Where pages are read from.
         reactor: The clock of the output cache.
         is_running: Whether the poller runs (``/healthz`` says ok only then).
+        rebuild_delay: Least seconds between two rebuilds of the pages (0: a request
+            after a write always waits for the rebuild).
     """
     from planetd.outputs import OutputCache
     from planetd.render import Renderer, read_stylesheet
@@ -127,7 +131,7 @@ def web_face(
     site = Site(config, renderer)
     return PlanetWeb(
         site,
-        OutputCache(store, reactor, site.build_all),
+        OutputCache(store, reactor, site.build_all, rebuild_delay=rebuild_delay),
         stylesheet=read_stylesheet(renderer),
         is_running=is_running,
     )
@@ -147,6 +151,7 @@ class PlanetAssembly:
         rng: Jitter source for the poller.
         workers: Parse processes (default: one per core).
         is_running: Whether the poll loop runs (``/healthz`` says ok only then).
+        rebuild_delay: Least seconds between two rebuilds of the pages.
     """
 
     def __init__(
@@ -158,11 +163,14 @@ class PlanetAssembly:
         rng: random.Random | None = None,
         workers: int | None = None,
         is_running: Callable[[], bool] = lambda: True,
+        rebuild_delay: float = REBUILD_DELAY,
     ) -> None:
         self.aggregation = Aggregation(config, database, reactor, rng=rng, workers=workers)
         self.store = self.aggregation.store
         self.poller = self.aggregation.poller
-        self.web = web_face(config, self.store, reactor, is_running=is_running)
+        self.web = web_face(
+            config, self.store, reactor, is_running=is_running, rebuild_delay=rebuild_delay
+        )
 
     async def open(self) -> None:
         """Open the poll path, then render every page (so the first visitor pays nothing)."""
@@ -170,6 +178,8 @@ class PlanetAssembly:
         await self.web.outputs.refresh()
 
     async def close(self) -> None:
-        """Stop the poller (in-flight polls get their grace), then close the poll path."""
+        """Stop the poller (in-flight polls get their grace) and any armed page rebuild,
+        then close the poll path."""
         await self.poller.stop()
+        self.web.outputs.stop()
         await self.aggregation.close()
