@@ -3,7 +3,9 @@
 Owns the lifecycle of one planet: open the store, load feed states, render
 the pages (so the first visitor pays nothing), start listening, then start
 polling and say that it is ready; on stop, the reverse, with in-flight polls
-given a moment to finish and the database checkpointed and closed.
+given a moment to finish and the database checkpointed and closed. The
+parts themselves are assembled, opened and closed by
+:class:`planetd.wiring.PlanetAssembly`; this module adds the ports.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class PlanetService(Service):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
+        # Polls end first (closing the assembly stops the poller again: a no-op).
         await self.poller.stop()
         for port in self.ports:
             stopped = port.stopListening()
