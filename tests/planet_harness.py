@@ -2,9 +2,9 @@
 
 :class:`DocumentServer` is a ``twisted.web`` server on 127.0.0.1 (port 0) that
 serves documents from a dict, each with its own status and response headers, so
-corpus files can be served with their ``Header:`` lines. :class:`Planet` wires a
-temporary SQLite file through :class:`planetd.wiring.Aggregation` (the store, fetcher,
-parse pool and poller exactly as the daemon's service wires them), and reads
+corpus files can be served with their ``Header:`` lines. :class:`Planet` runs a
+temporary SQLite file through :class:`planetd.wiring.PlanetAssembly` (the store, fetcher,
+parse pool, poller and web face: the daemon's service uses the same assembly), and reads
 ``/api/entries``, ``/api/feeds`` and ``/`` through the Klein app in memory
 (``StubTreq``; the daemon's end-to-end test covers real HTTP).
 
@@ -20,7 +20,7 @@ import random
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, unquote, urlencode
 
 import attrs
@@ -36,12 +36,13 @@ from twisted.web.server import Request
 from faultserver import QuietSite, TrackingFactory
 from planetd.boundaries import FeedConfig, FeedURL, PlanetConfig, PollReport
 from planetd.config import parse_config
-from planetd.render import Renderer, read_stylesheet
-from planetd.site import Site
-from planetd.web import PlanetWeb
-from planetd.wiring import Aggregation
+from planetd.wiring import PlanetAssembly
 
-reactor: Any = _reactor
+if TYPE_CHECKING:
+    from planetd.boundaries import IDaemonReactor
+
+#: The real reactor, typed as everything the daemon uses of it.
+reactor = cast("IDaemonReactor", _reactor)
 
 __all__ = [
     "Document",
@@ -105,7 +106,9 @@ def _unchanged(request: Request, document: Document) -> bool:
 class DocumentServer:
     """Serves ``documents`` (path → :class:`Document`) on 127.0.0.1; change them at will."""
 
-    def __init__(self, reactor: Any, documents: Mapping[str, Document] | None = None) -> None:
+    def __init__(
+        self, reactor: IDaemonReactor, documents: Mapping[str, Document] | None = None
+    ) -> None:
         self.documents: dict[str, Document] = dict(documents or {})
         #: ``(path, status)`` of every request, in order.
         self.requests: list[tuple[str, int]] = []
@@ -175,39 +178,38 @@ def config_from_ini(text: str, folder: str) -> PlanetConfig:
 
 
 class Planet:
-    """A planet's poll path (:class:`~planetd.wiring.Aggregation`, as the daemon wires it)
-    and its Klein app, read in memory."""
+    """A planet as the daemon assembles it (:class:`~planetd.wiring.PlanetAssembly`),
+    its Klein app read in memory."""
 
-    def __init__(self, reactor: Any, config: PlanetConfig, database: str, *, workers: int = 2):
+    def __init__(
+        self, reactor: IDaemonReactor, config: PlanetConfig, database: str, *, workers: int = 2
+    ):
         self.reactor = reactor
         self.config = config
-        self.aggregation = Aggregation(
-            config, database, reactor, rng=random.Random(4), workers=workers
+        # The tests poll, then read what the poll wrote: the pages are rebuilt at once
+        # for them (rebuild_delay=0) rather than at most once a second as in the daemon.
+        self.parts = PlanetAssembly(
+            config, database, reactor, rng=random.Random(4), workers=workers, rebuild_delay=0
         )
-        self.store = self.aggregation.store
-        self.poller = self.aggregation.poller
-        renderer = Renderer(config)
-        self.web = PlanetWeb(
-            Site(config, renderer),
-            self.store,
-            reactor,
-            stylesheet=read_stylesheet(renderer),
-        )
+        self.aggregation = self.parts.aggregation
+        self.store = self.parts.store
+        self.poller = self.parts.poller
+        self.web = self.parts.web
         self.http = StubTreq(self.web.app.resource())
         self._open = False
 
     async def start(self) -> None:
-        """Open the store, start the workers, load the feeds (the service's start, minus ports)."""
+        """The service's start, minus ports: open the store, start the workers, load the
+        feeds, render the pages."""
         self._open = True
-        await self.aggregation.open()
+        await self.parts.open()
 
     async def stop(self) -> None:
         """The service's stop: the poller, then workers, pooled connections and store."""
         if not self._open:
             return
         self._open = False
-        await self.poller.stop()
-        await self.aggregation.close()
+        await self.parts.close()
 
     async def poll(self, urls: Iterable[str] | None = None) -> list[PollReport]:
         """Poll ``urls`` (default: every feed) once, concurrently within the caps."""

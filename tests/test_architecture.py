@@ -34,6 +34,7 @@ LAYERS: dict[str, str] = {
     "river": "core",
     "render": "core",
     "site": "core",
+    "shapes": "core",
     "opml": "core",
     "subscriptions": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
@@ -49,6 +50,8 @@ LAYERS: dict[str, str] = {
     "fetchfile": "shell",
     "poller": "shell",
     "web": "shell",
+    "outputs": "shell",
+    "httpcache": "shell",
     "terminal": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
@@ -72,6 +75,8 @@ PART_OF: dict[str, str] = {
     "bodylimits": "fetch",
     "fetcherrors": "fetch",
     "fetchfile": "fetch",
+    "outputs": "web",
+    "httpcache": "web",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

@@ -13,14 +13,19 @@ from planetd.river import (
     cut_page,
     decode_cursor,
     encode_cursor,
-    entry_json,
-    feed_json,
+    feed_id,
+    feed_views,
     format_date,
     group_by_day,
     is_inactive,
     judge_for,
+    page_fetch_limit,
     rfc3339,
+    river_page,
+    shown_name,
+    shown_next_poll,
 )
+from planetd.shapes import entry_json, feed_json
 
 
 def test_dates_format_as_planets_print_them() -> None:
@@ -131,3 +136,72 @@ def test_feed_json_and_inactivity() -> None:
     gone = feed_json(attrs.evolve(state, status=FeedStatus.GONE), None, None, now)
     assert gone["next_poll_at"] is None
     assert gone["status"] == "gone"
+
+
+RIVER_CONFIG = (
+    "[Planet]\nname = P\nitems_per_page = 4\n[https://blog.example.org/feed]\nname = Jane\n"
+)
+
+
+def test_river_page_cuts_groups_and_points_to_the_older_page() -> None:
+    """One builder makes every river page: items_per_page entries at most, grouped by day,
+    and an older-page cursor exactly when more entries were fetched than the page shows."""
+    config = parse_config(RIVER_CONFIG, "/tmp/planet.ini")
+    fetched = [stored(n, utc(2026, 7, 10 - n // 2)) for n in range(page_fetch_limit(config))]
+    assert len(fetched) == 5
+    page = river_page([], fetched, config)
+    assert [e.title for e in page.entries] == [f"Entry {n}" for n in range(4)]
+    assert [d.heading for d in page.days] == ["10 Jul 2026", "09 Jul 2026"]
+    assert page.older is not None
+    assert decode_cursor(page.older) == (fetched[3].published.timestamp(), fetched[3].id)
+    last = river_page([], fetched[:4], config)
+    assert last.entries == page.entries and last.older is None
+    assert river_page([], [], config).older is None
+
+
+def test_days_per_page_cuts_the_river_but_not_a_feed_page() -> None:
+    """days_per_page bounds a river page (the cursor then starts at the cut); a feed's own
+    page holds its newest entries whatever their days."""
+    config = parse_config(
+        RIVER_CONFIG.replace("items_per_page = 4", "items_per_page = 4\ndays_per_page = 1"),
+        "/tmp/planet.ini",
+    )
+    fetched = [stored(n, utc(2026, 7, 10 - n // 2)) for n in range(5)]
+    page = river_page([], fetched, config)
+    assert len(page.entries) == 2
+    assert page.older is not None and decode_cursor(page.older)[1] == fetched[1].id
+    feed_page = river_page([], fetched, config, cut_by_days=False)
+    assert len(feed_page.entries) == 4
+
+
+def test_a_gone_feed_has_no_next_poll_on_any_face() -> None:
+    """A 410 feed is never polled again: the pages and /api/feeds both show no next poll,
+    while a failing feed still shows when it is retried."""
+    config = parse_config(RIVER_CONFIG, "/tmp/planet.ini")
+    failing = FeedState(
+        url=FeedURL("https://blog.example.org/feed"),
+        name="stored name",
+        status=FeedStatus.FAILING,
+        next_poll_at=utc(2026, 7, 4, 1),
+    )
+    gone = attrs.evolve(failing, status=FeedStatus.GONE)
+    assert shown_next_poll(failing) == utc(2026, 7, 4, 1)
+    assert shown_next_poll(gone) is None
+    now = utc(2026, 7, 4)
+    [failing_view, gone_view] = feed_views([failing, gone], config, now)
+    assert failing_view.next_poll_at == "2026-07-04 01:00 GMT"
+    assert gone_view.next_poll_at is None
+    assert feed_json(gone, config.feeds[0], None, now)["next_poll_at"] is None
+
+
+def test_the_configured_name_wins_on_every_face() -> None:
+    """A feed named in the config shows that name in the pages and the API; an unconfigured
+    one (still stored) shows the name it gives itself."""
+    config = parse_config(RIVER_CONFIG, "/tmp/planet.ini")
+    named = FeedState(url=FeedURL("https://blog.example.org/feed"), name="Feed's own title")
+    other = FeedState(url=FeedURL("https://other.example/feed"), name="Other's title")
+    views = feed_views([named, other], config, utc(2026, 7, 4))
+    assert [v.name for v in views] == ["Jane", "Other's title"]
+    assert shown_name(named, config.feeds[0]) == "Jane"
+    assert feed_json(named, config.feeds[0], None, utc(2026, 7, 4))["name"] == "Jane"
+    assert views[0].id == feed_id("https://blog.example.org/feed")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from planetd.boundaries import FeedStatus, FeedURL, FetchKind, PollReport
-from planetd.render import FeedView
+from planetd.river import FeedView
 from planetd.terminal import (
     FEED_COLUMNS,
     PollDisplay,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import posixpath
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,10 +30,9 @@ from builders import parsed, utc
 from planetd.boundaries import FeedState, FeedStatus, FeedURL, PollOutcome
 from planetd.config import parse_config
 from planetd.dbthreads import InlineStore
-from planetd.render import Renderer, feed_id, read_stylesheet
-from planetd.site import Site
+from planetd.river import feed_id
 from planetd.store import Database, open_database
-from planetd.web import PlanetWeb
+from planetd.wiring import web_face
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")
 
@@ -71,10 +72,9 @@ class Planet:
         self.clock.advance(utc(2026, 7, 6).timestamp())
         self.db.sync_feeds(self.config.feeds, utc(2026, 7, 1))
         self.store = InlineStore(self.db)
-        renderer = Renderer(self.config)
-        self.web = PlanetWeb(
-            Site(self.config, renderer), self.store, self.clock, stylesheet=b"body{}"
-        )
+        # Every test here reads right after it writes, on a clock that stands still:
+        # pages rebuild at once (the daemon waits up to a second between rebuilds).
+        self.web = web_face(self.config, self.store, self.clock, rebuild_delay=0)
         self.agent = RequestTraversalAgent(self.web.app.resource())
 
     def add(self, feed_index: int, *entries: Any) -> None:
@@ -178,6 +178,22 @@ def test_the_cache_follows_new_entries(planet: Planet) -> None:
     _, headers, body = planet.get("/")
     assert b"Fresh news" in body
     assert header(headers, "etag") != header(first_headers, "etag")
+
+
+def test_the_daemon_shows_a_new_entry_within_two_seconds(tmp_path: Path) -> None:
+    """With the daemon's default rebuild delay, a page read right after a write may be the
+    previous one, but the new entry is served within two seconds with no further write."""
+    p = Planet(tmp_path)
+    p.web = web_face(p.config, p.store, p.clock)
+    p.agent = RequestTraversalAgent(p.web.app.resource())
+    p.add(0, parsed("old", utc(2026, 7, 4), title="Old news"))
+    assert b"Old news" in p.get("/")[2]
+    p.add(0, parsed("fresh", utc(2026, 7, 5, 12), title="Fresh news"))
+    p.clock.advance(0.5)
+    assert b"Fresh news" not in p.get("/")[2]
+    p.clock.advance(1.5)
+    assert b"Fresh news" in p.get("/")[2]
+    p.db.close()
 
 
 def test_river_page_is_cut_and_links_to_older(planet: Planet) -> None:
@@ -316,10 +332,7 @@ def test_an_operator_template_dir_restyles_the_river(tmp_path: Path) -> None:
     (folder / "planet.ini").write_text(text)
     p = Planet(folder)
     p.config = parse_config(text, str(folder / "planet.ini"))
-    renderer = Renderer(p.config)
-    p.web = PlanetWeb(
-        Site(p.config, renderer), p.store, p.clock, stylesheet=read_stylesheet(renderer)
-    )
+    p.web = web_face(p.config, p.store, p.clock)
     p.agent = RequestTraversalAgent(p.web.app.resource())
     p.add(0, parsed("x", utc(2026, 7, 4)))
     assert b"house style" in p.get("/")[2]
@@ -327,3 +340,64 @@ def test_an_operator_template_dir_restyles_the_river(tmp_path: Path) -> None:
     assert b"rebeccapurple" in p.get("/planetd.css")[2]
     assert b"Feed health" in p.get("/feeds")[2]
     p.db.close()
+
+
+class CountingReader:
+    """A :class:`ReadsPlanet` over a real database that counts the feed reads."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.calls: list[str] = []
+
+    def feed_states(self, *, active_only: bool = True) -> list[FeedState]:
+        self.calls.append("feed_states")
+        return self.db.feed_states(active_only=active_only)
+
+    def hidden_counts(self) -> Any:
+        self.calls.append("hidden_counts")
+        return self.db.hidden_counts()
+
+    def entries(self, **kw: Any) -> Any:
+        return self.db.entries(**kw)
+
+
+def test_a_build_reads_the_feeds_once(planet: Planet) -> None:
+    """Every fixed output (river, health page, OPML, /api/feeds) and every static file
+    comes from ONE read of the feed states and hidden counts, not one read per output."""
+    site = planet.web.site
+    reader = CountingReader(planet.db)
+    site.build_all(reader, utc(2026, 7, 6))
+    assert sorted(reader.calls) == ["feed_states", "hidden_counts"]
+    reader.calls.clear()
+    files = site.static_files(reader, utc(2026, 7, 6))
+    assert sorted(reader.calls) == ["feed_states", "hidden_counts"]
+    assert len(files) == 9
+
+
+def test_static_files_are_a_whole_relative_site(planet: Planet) -> None:
+    """`planetd render`'s files: the five outputs, the stylesheet, the health page and one
+    page per feed, every link relative and resolving to a file, and no "Older entries" link
+    even when the daemon's river has an older page."""
+    files = planet.web.site.static_files(planet.db, utc(2026, 7, 6))
+    ids = [feed_id("https://a.example.org/feed"), feed_id("https://b.example.org/feed")]
+    assert set(files) == {
+        "index.html", "atom.xml", "rss20.xml", "opml.xml", "feed.json", "planetd.css",
+        "feeds/index.html", *(f"feeds/{i}/index.html" for i in ids),
+    }  # fmt: skip
+    assert b'rel="next"' in planet.get("/")[2], "the daemon's river has an older page"
+    index = files["index.html"].decode()
+    assert "?before=" not in index and 'rel="next"' not in index
+    assert len(list(html5lib.parse(index).iter("{http://www.w3.org/1999/xhtml}article"))) == 5
+    for name, body in files.items():
+        if not name.endswith(".html"):
+            continue
+        folder = name.rsplit("/", 1)[0] if "/" in name else ""
+        for link in re.findall(r'(?:href|src)="([^"#]*)"', body.decode()):
+            if link.startswith(("http:", "https:", "mailto:")):
+                continue
+            assert not link.startswith("/"), (name, link)
+            target = posixpath.normpath(posixpath.join(folder, link))
+            resolved = target if target in files else posixpath.join(target, "index.html")
+            assert resolved.removeprefix("./") in files or target == ".", (name, link)
+    assert files["planetd.css"] == planet.get("/planetd.css")[2]
+    assert files["atom.xml"] == planet.get("/atom.xml")[2]

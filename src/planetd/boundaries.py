@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, NewType, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NewType, Protocol, TypeVar
 
 import attrs
 
@@ -363,7 +363,9 @@ class FetchReactor(Protocol):
         self, delay: float, callable: Callable[..., object], *args: object, **kw: object
     ) -> IDelayedCall: ...
 
-    def callFromThread(self, f: Callable[..., object], *args: object, **kwargs: object) -> None: ...
+    # Spelled loosely: Twisted's interface names the callable ``callable``, its
+    # reactors name it ``f``; both are called positionally.
+    def callFromThread(self, *args: Any, **kwargs: Any) -> None: ...
 
     def getThreadPool(self) -> ThreadPool: ...
 
@@ -378,3 +380,37 @@ class FetchReactor(Protocol):
 
     @property
     def nameResolver(self) -> IHostnameResolver: ...
+
+
+# -- the web face and the daemon's reactor ---------------------------------------------
+
+
+@attrs.frozen
+class Output:
+    """One rendered resource, as the site builds it and the web face serves it."""
+
+    body: bytes
+    content_type: str
+
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import (
+        IReactorCore,
+        IReactorPluggableNameResolver,
+        IReactorTCP,
+        IReactorThreads,
+        IReactorTime,
+    )
+
+    class IDaemonReactor(
+        IReactorCore, IReactorTime, IReactorThreads, IReactorTCP, IReactorPluggableNameResolver
+    ):
+        """Every reactor interface the daemon uses, for the service and its wiring.
+
+        The web face needs only ``IReactorTime``; the store and the parse
+        pool hand work to threads (``IReactorThreads``, which includes
+        ``IReactorFromThreads``); the fetcher connects (``IReactorTCP``,
+        name resolution); the service stops the reactor when it cannot start
+        (``IReactorCore``). The real reactor provides them all. Declared for
+        the type checker only: this module imports no Twisted at run time.
+        """

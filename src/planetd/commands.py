@@ -22,9 +22,9 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from planetd.boundaries import FeedState, PlanetConfig
 from planetd.config import load_config, parse_config
@@ -33,8 +33,7 @@ from planetd.subscriptions import configured_states
 from planetd.terminal import PollDisplay, show_feeds, summarize
 
 if TYPE_CHECKING:
-    from planetd.boundaries import ReadsPlanet
-    from planetd.site import Site
+    from planetd.boundaries import IDaemonReactor
 
 
 class CommandError(Exception):
@@ -70,16 +69,6 @@ def check(config_path: str) -> int:
 # -- poll ----------------------------------------------------------------------------
 
 
-class _PollReactor(Protocol):
-    """What ``poll`` uses of the reactor ``react`` runs: its clock and its shutdown."""
-
-    def seconds(self) -> float: ...
-
-    def addSystemEventTrigger(
-        self, phase: str, event: str, call: Callable[..., Any], /, *args: object
-    ) -> Any: ...
-
-
 def poll(
     config_path: str, database: str | None, *, poll_all: bool, include_gone: bool = False
 ) -> int:
@@ -103,7 +92,7 @@ def poll(
 
 
 async def _poll(
-    reactor: _PollReactor,
+    reactor: IDaemonReactor,
     config: PlanetConfig,
     database: str,
     poll_all: bool,
@@ -175,7 +164,7 @@ def render(config_path: str, database: str | None, output: str) -> int:
     now = _now()
     site = Site(config, Renderer(config))
     try:
-        files = _static_files(site, db, now)
+        files = site.static_files(db, now)
     finally:
         db.close()
     write_files(output, files)
@@ -183,27 +172,6 @@ def render(config_path: str, database: str | None, output: str) -> int:
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     print(f"wrote {len(files)} files to {output}: {shown}")
     return 0
-
-
-def _static_files(site: Site, db: ReadsPlanet, now: datetime) -> dict[str, bytes]:
-    """Every file of the static site: relative path to bytes, read through ``db``."""
-    from planetd.render import feed_views, read_stylesheet
-    from planetd.site import STATIC_FILES
-
-    # "./" makes every link relative, so the folder can be served at any path.
-    outputs = site.build_all(db, now, root="./", paginate=False)
-    # The pages link to "feeds" and "feeds/<id>" (the daemon's paths): an
-    # index.html in each folder answers there on any static server.
-    views = feed_views(db.feed_states(), site.config, now, db.hidden_counts())
-    feeds_page = site.renderer.feeds_html(views, now, root="../")
-    feed_pages = {view.id: site.feed_page(db, now, view.id, root="../../") for view in views}
-    files = {name: outputs[path].body for name, path in STATIC_FILES.items()}
-    files["planetd.css"] = read_stylesheet(site.renderer)
-    files[os.path.join("feeds", "index.html")] = feeds_page
-    for fid, page in feed_pages.items():
-        if page is not None:
-            files[os.path.join("feeds", fid, "index.html")] = page
-    return files
 
 
 def write_files(folder: str, files: Mapping[str, bytes]) -> None:
@@ -229,7 +197,7 @@ def write_files(folder: str, files: Mapping[str, bytes]) -> None:
 
 def feeds(config_path: str, database: str | None) -> int:
     """``planetd feeds``: every configured feed's health, as the /feeds page shows it."""
-    from planetd.render import feed_views
+    from planetd.river import feed_views
     from planetd.store import open_database
 
     config = load_config(config_path)
@@ -249,7 +217,8 @@ def feeds(config_path: str, database: str | None) -> int:
 
 def opml_export(config_path: str, database: str | None) -> int:
     """``planetd opml export``: the daemon's /opml.xml, from the config if never polled."""
-    from planetd.render import Renderer, feed_views
+    from planetd.render import Renderer
+    from planetd.river import feed_views
     from planetd.store import open_database
 
     config = load_config(config_path)

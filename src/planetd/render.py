@@ -1,27 +1,36 @@
-"""Rendering: the Jinja2 environment and every output planetd produces.
+"""Rendering: the Jinja2 environment and the HTML and XML outputs planetd produces.
 
-Owns the templates' context (what a template may use), the XML and JSON
-outputs, and finding the templates (an operator's ``template_dir`` first,
-then the ones shipped with planetd). One rendering for every face: the web
-app serves these bytes, ``planetd render`` writes them to files.
+Owns the templates' context (what a template may use), the river, feed and
+health pages, Atom, RSS and OPML, and finding the templates (an operator's
+``template_dir`` first, then the ones shipped with planetd). One rendering
+for every face: the web app serves these bytes, ``planetd render`` writes
+them to files. What a page holds is decided before it gets here
+(:mod:`planetd.river`); the JSON documents are :mod:`planetd.shapes`'s.
+Must not import Twisted or SQLite.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any
 
-import attrs
 import jinja2
 
 from planetd import __version__
-from planetd.boundaries import FeedState, FeedStatus, PlanetConfig, StoredEntry
-from planetd.river import Day, entry_json, format_date, is_inactive, rfc3339
+from planetd.boundaries import FeedStatus, PlanetConfig, StoredEntry
+from planetd.river import (
+    FeedView,
+    RiverPage,
+    entry_uri,
+    format_date,
+    rfc3339,
+)
+from planetd.shapes import json_feed_document
+
+__all__ = ["Renderer", "default_template_dir", "read_stylesheet"]
 
 
 def default_template_dir() -> str:
@@ -33,62 +42,9 @@ def default_template_dir() -> str:
     return os.path.normpath(os.path.join(here, os.pardir, os.pardir, "templates"))
 
 
-@attrs.frozen
-class FeedView:
-    """A feed as the pages show it."""
-
-    id: str
-    url: str
-    name: str
-    link: str | None
-    status: str
-    inactive: bool
-    http_status: int | None
-    last_error: str | None
-    last_polled_at: str | None
-    last_success_at: str | None
-    next_poll_at: str | None
-    entry_count: int
-    moved_to: str | None
-    hidden: dict[str, int]
-
-
-def feed_id(url: str) -> str:
-    """A short stable id for a feed's page, ``/feeds/<id>``."""
-    return hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
-
-
-def feed_views(
-    states: Sequence[FeedState],
-    config: PlanetConfig,
-    now: datetime,
-    hidden: dict[Any, dict[str, int]] | None = None,
-) -> list[FeedView]:
-    """What the pages show of each feed, with the names the config gives them."""
-    names = {f.url: f.name for f in config.feeds}
-    hidden = hidden or {}
-    fmt = "%Y-%m-%d %H:%M GMT"
-    return [
-        FeedView(
-            id=feed_id(s.url),
-            url=s.url,
-            name=names.get(s.url, s.name),
-            link=s.link,
-            status=s.status.value,
-            inactive=is_inactive(s, config.activity_threshold, now),
-            http_status=s.http_status,
-            last_error=s.last_error,
-            last_polled_at=format_date(s.last_polled_at, fmt) if s.last_polled_at else None,
-            last_success_at=format_date(s.last_success_at, fmt) if s.last_success_at else None,
-            next_poll_at=format_date(s.next_poll_at, fmt)
-            if s.next_poll_at and s.status is not FeedStatus.GONE
-            else None,
-            entry_count=s.entry_count,
-            moved_to=s.moved_to,
-            hidden=dict(hidden.get(s.url, {})),
-        )
-        for s in states
-    ]
+def _latest_change(entries: Sequence[StoredEntry], now: datetime) -> datetime:
+    """When the river last changed: its newest update or publication (``now`` when empty)."""
+    return max((e.updated or e.published for e in entries), default=now)
 
 
 class Renderer:
@@ -110,49 +66,33 @@ class Renderer:
             rfc3339=rfc3339,
             rfc822=lambda d: format_datetime(d.astimezone(timezone.utc), usegmt=True),
             format_date=lambda d: format_date(d, config.date_format),
-            entry_uri=self.entry_uri,
+            entry_uri=entry_uri,
         )
-
-    def entry_uri(self, entry: StoredEntry) -> str:
-        """A globally unique id for an entry in planetd's own feeds."""
-        return f"urn:planetd:{entry.id}"
 
     def _page(self, name: str, **context: Any) -> bytes:
         context.setdefault("root", "/")
         return self.env.get_template(name).render(**context).encode("utf-8")
 
     def river_html(
-        self,
-        days: Sequence[Day],
-        feeds: Sequence[FeedView],
-        now: datetime,
-        older: str | None = None,
-        root: str = "/",
+        self, page: RiverPage, now: datetime, older: str | None = None, root: str = "/"
     ) -> bytes:
-        """The river page: day headings, entries, the subscription list."""
+        """The river page: day headings, entries, the subscription list, the older-page link."""
         return self._page(
             "index.html",
-            days=days,
-            feeds=feeds,
+            days=page.days,
+            feeds=page.feeds,
             older=older,
             root=root,
             generated_at=format_date(now, self.config.date_format),
         )
 
-    def feed_html(
-        self,
-        feed: FeedView,
-        days: Sequence[Day],
-        feeds: Sequence[FeedView],
-        now: datetime,
-        root: str = "/",
-    ) -> bytes:
+    def feed_html(self, feed: FeedView, page: RiverPage, now: datetime, root: str = "/") -> bytes:
         """One feed's own page: its health line and its entries."""
         return self._page(
             "feed.html",
             feed=feed,
-            days=days,
-            feeds=feeds,
+            days=page.days,
+            feeds=page.feeds,
             older=None,
             root=root,
             generated_at=format_date(now, self.config.date_format),
@@ -179,19 +119,20 @@ class Renderer:
 
     def atom(self, entries: Sequence[StoredEntry], now: datetime) -> bytes:
         """The river as Atom 1.0, each entry with an ``atom:source`` naming its feed."""
-        updated = max((e.updated or e.published for e in entries), default=now)
         return self._page(
             "atom.xml",
             entries=entries,
-            updated=rfc3339(updated),
+            updated=rfc3339(_latest_change(entries, now)),
             self_link=self._self_link("atom.xml"),
         )
 
     def rss20(self, entries: Sequence[StoredEntry], now: datetime) -> bytes:
         """The river as RSS 2.0."""
-        updated = max((e.updated or e.published for e in entries), default=now)
         return self._page(
-            "rss20.xml", entries=entries, updated_dt=updated, self_link=self._self_link("rss20.xml")
+            "rss20.xml",
+            entries=entries,
+            updated_dt=_latest_change(entries, now),
+            self_link=self._self_link("rss20.xml"),
         )
 
     def opml(self, feeds: Sequence[FeedView], now: datetime) -> bytes:
@@ -199,37 +140,8 @@ class Renderer:
         return self._page("opml.xml", feeds=feeds, updated_dt=now)
 
     def json_feed(self, entries: Sequence[StoredEntry]) -> bytes:
-        """The river as JSON Feed 1.1, with planetd's fields under ``_planetd``."""
-        document: dict[str, Any] = {
-            "version": "https://jsonfeed.org/version/1.1",
-            "title": self.config.name,
-            "feed_url": self._self_link("feed.json"),
-            "items": [],
-        }
-        if self.config.link:
-            document["home_page_url"] = self.config.link
-        if self.config.owner_name:
-            document["authors"] = [{"name": self.config.owner_name}]
-        for entry in entries:
-            item: dict[str, Any] = {
-                "id": self.entry_uri(entry),
-                "title": entry.title,
-                "content_html": entry.content_html,
-                "date_published": rfc3339(entry.published),
-                "_planetd": {
-                    "feed_url": entry.feed_url,
-                    "feed_name": entry.feed_name,
-                    "feed_link": entry.feed_link,
-                },
-            }
-            if entry.link:
-                item["url"] = entry.link
-            if entry.updated:
-                item["date_modified"] = rfc3339(entry.updated)
-            if entry.author:
-                item["authors"] = [{"name": entry.author}]
-            document["items"].append(item)
-        return dump_json(document)
+        """The river as JSON Feed 1.1 (its shape is :func:`planetd.shapes.json_feed_document`)."""
+        return json_feed_document(self.config, entries, self._self_link("feed.json"))
 
 
 def read_stylesheet(renderer: Renderer) -> bytes:
@@ -238,21 +150,3 @@ def read_stylesheet(renderer: Renderer) -> bytes:
     assert loader is not None
     source, _, _ = loader.get_source(renderer.env, "planetd.css")
     return source.encode("utf-8")
-
-
-def dump_json(document: Any) -> bytes:
-    """Compact UTF-8 JSON; lone surrogates from broken feeds are replaced, never emitted."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8", "replace")
-
-
-def entries_document(
-    entries: Sequence[StoredEntry], next_cursor: str | None, *, with_hidden: bool = False
-) -> bytes:
-    """The ``/api/entries`` document."""
-    return dump_json(
-        {
-            "entries": [entry_json(e, with_hidden=with_hidden) for e in entries],
-            "next": next_cursor,
-        }
-    )

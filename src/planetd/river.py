@@ -1,20 +1,27 @@
-"""Choosing and shaping what a planet shows: pages, day groups, JSON, cursors.
+"""Choosing what a planet shows: feeds as pages show them, river pages, days, cursors.
 
-Owns the river's rules that are not storage: which entries a filter hides,
-how a page is cut (``items_per_page``, ``days_per_page``), how entries group
-under day headings, how dates are formatted, and the exact JSON shapes of
-``/api/entries`` and ``/api/feeds``. Pure functions over
-:mod:`planetd.boundaries` values, shared by the web app and the command line.
+Owns the river's rules that are not storage, each written once: which
+entries a filter hides, how a page is cut (``items_per_page``,
+``days_per_page``) and where the next one starts, how entries group under
+day headings, how dates are formatted, and what a feed shows of itself (the
+configured name wins, a gone feed has no next poll, a quiet feed is
+inactive). :func:`river_page` is the one builder of a river page, used by
+the first page, the older pages and each feed's page.
+
+Pure functions over :mod:`planetd.boundaries` values, shared by the web app
+and the command line. The JSON shapes built from these values live in
+:mod:`planetd.shapes`, the HTML and XML in :mod:`planetd.render`. Must not
+import Twisted, SQLite or Jinja2.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 
 import attrs
 
@@ -28,6 +35,9 @@ from planetd.boundaries import (
     PlanetConfig,
     StoredEntry,
 )
+
+#: How many entries a river page holds when ``items_per_page`` is 0 or unset.
+DEFAULT_PAGE_ITEMS = 60
 
 
 @attrs.frozen
@@ -117,45 +127,130 @@ def is_inactive(state: FeedState, threshold_days: int | None, now: datetime) -> 
     return now - state.latest_entry_at > timedelta(days=threshold_days)
 
 
-def entry_json(entry: StoredEntry, *, with_hidden: bool = False) -> dict[str, Any]:
-    """One entry in the ``/api/entries`` shape."""
-    shaped: dict[str, Any] = {
-        "id": entry.id,
-        "feed_url": entry.feed_url,
-        "feed_name": entry.feed_name,
-        "title": entry.title,
-        "link": entry.link,
-        "author": entry.author,
-        "published": rfc3339(entry.published),
-        "updated": rfc3339(entry.updated),
-        "content_html": entry.content_html,
-    }
-    if with_hidden:
-        shaped["hidden"] = entry.hidden.value if entry.hidden else None
-    return shaped
+def shown_name(state: FeedState, config: FeedConfig | None) -> str:
+    """A feed's name: the one the config gives it, else the one the feed gives itself."""
+    return config.name if config is not None else state.name
 
 
-def feed_json(
-    state: FeedState, config: FeedConfig | None, threshold_days: int | None, now: datetime
-) -> dict[str, Any]:
-    """One feed in the ``/api/feeds`` shape."""
-    return {
-        "url": state.url,
-        "name": config.name if config else state.name,
-        "link": state.link,
-        "status": state.status.value,
-        "http_status": state.http_status,
-        "last_error": state.last_error,
-        "last_polled_at": rfc3339(state.last_polled_at),
-        "last_success_at": rfc3339(state.last_success_at),
-        "next_poll_at": rfc3339(state.next_poll_at)
-        if state.status is not FeedStatus.GONE
-        else None,
-        "entry_count": state.entry_count,
-        "moved_to": state.moved_to,
-        "consecutive_failures": state.consecutive_failures,
-        "inactive": is_inactive(state, threshold_days, now),
-    }
+def shown_next_poll(state: FeedState) -> datetime | None:
+    """When the feed is polled next; a gone feed (HTTP 410) is never polled again."""
+    return state.next_poll_at if state.status is not FeedStatus.GONE else None
+
+
+def entry_uri(entry: StoredEntry) -> str:
+    """A globally unique id for an entry in planetd's own feeds (Atom, RSS, JSON Feed)."""
+    return f"urn:planetd:{entry.id}"
+
+
+@attrs.frozen
+class FeedView:
+    """A feed as the pages show it."""
+
+    id: str
+    url: str
+    name: str
+    link: str | None
+    status: str
+    inactive: bool
+    http_status: int | None
+    last_error: str | None
+    last_polled_at: str | None
+    last_success_at: str | None
+    next_poll_at: str | None
+    entry_count: int
+    moved_to: str | None
+    hidden: dict[str, int]
+
+
+def feed_id(url: str) -> str:
+    """A short stable id for a feed's page, ``/feeds/<id>``."""
+    return hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
+_VIEW_TIME = "%Y-%m-%d %H:%M GMT"
+
+
+def _view_time(moment: datetime | None) -> str | None:
+    return format_date(moment, _VIEW_TIME) if moment else None
+
+
+def feed_views(
+    states: Sequence[FeedState],
+    config: PlanetConfig,
+    now: datetime,
+    hidden: Mapping[FeedURL, Mapping[str, int]] | None = None,
+) -> list[FeedView]:
+    """What the pages show of each feed, with the names the config gives them."""
+    configured = {f.url: f for f in config.feeds}
+    hidden = hidden or {}
+    return [
+        FeedView(
+            id=feed_id(s.url),
+            url=s.url,
+            name=shown_name(s, configured.get(s.url)),
+            link=s.link,
+            status=s.status.value,
+            inactive=is_inactive(s, config.activity_threshold, now),
+            http_status=s.http_status,
+            last_error=s.last_error,
+            last_polled_at=_view_time(s.last_polled_at),
+            last_success_at=_view_time(s.last_success_at),
+            next_poll_at=_view_time(shown_next_poll(s)),
+            entry_count=s.entry_count,
+            moved_to=s.moved_to,
+            hidden=dict(hidden.get(s.url, {})),
+        )
+        for s in states
+    ]
+
+
+def page_items(config: PlanetConfig) -> int:
+    """How many entries a river page holds (``items_per_page``, 60 when unset)."""
+    return config.items_per_page or DEFAULT_PAGE_ITEMS
+
+
+def page_fetch_limit(config: PlanetConfig) -> int:
+    """How many entries to fetch for a river page: one more, to know if an older page exists."""
+    return page_items(config) + 1
+
+
+def next_cursor(page: Sequence[StoredEntry], fetched: Sequence[StoredEntry]) -> str | None:
+    """The cursor of the page after ``page``, if ``fetched`` held more entries than it shows."""
+    return encode_cursor(page[-1]) if page and len(fetched) > len(page) else None
+
+
+@attrs.frozen
+class RiverPage:
+    """One river page: the feeds beside it, its entries by day, where the older page starts."""
+
+    feeds: tuple[FeedView, ...]
+    entries: tuple[StoredEntry, ...]
+    days: tuple[Day, ...]
+    #: The ``before`` cursor of the next (older) page, or None on the last page.
+    older: str | None
+
+
+def river_page(
+    feeds: Sequence[FeedView],
+    fetched: Sequence[StoredEntry],
+    config: PlanetConfig,
+    *,
+    cut_by_days: bool = True,
+) -> RiverPage:
+    """The river page that ``fetched`` (at most :func:`page_fetch_limit` entries) makes.
+
+    The page holds at most ``items_per_page`` entries spanning at most
+    ``days_per_page`` days; ``older`` says where the next page starts when
+    ``fetched`` had more. A feed's own page is not cut by days
+    (``cut_by_days=False``).
+    """
+    page = cut_page(fetched, page_items(config), config.days_per_page if cut_by_days else 0)
+    return RiverPage(
+        feeds=tuple(feeds),
+        entries=tuple(page),
+        days=tuple(group_by_day(page, config.new_date_format)),
+        older=next_cursor(page, fetched),
+    )
 
 
 _ENTRY_ID = re.compile(r"[0-9a-f]{24}")

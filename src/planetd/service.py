@@ -3,27 +3,30 @@
 Owns the lifecycle of one planet: open the store, load feed states, render
 the pages (so the first visitor pays nothing), start listening, then start
 polling and say that it is ready; on stop, the reverse, with in-flight polls
-given a moment to finish and the database checkpointed and closed.
+given a moment to finish and the database checkpointed and closed. The
+parts themselves are assembled, opened and closed by
+:class:`planetd.wiring.PlanetAssembly`; this module adds the ports.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.server import Site as WebSite
 
 from planetd import __version__
 from planetd.boundaries import PlanetConfig
-from planetd.render import Renderer, read_stylesheet
-from planetd.site import Site
-from planetd.web import PlanetWeb
-from planetd.wiring import Aggregation
+from planetd.wiring import PlanetAssembly
+
+if TYPE_CHECKING:
+    from planetd.boundaries import IDaemonReactor
 
 
 class _QuietSite(WebSite):
@@ -44,7 +47,7 @@ class PlanetService(Service):
         config: PlanetConfig,
         database: str,
         endpoints: Sequence[IStreamServerEndpoint],
-        reactor: Any,
+        reactor: IDaemonReactor,
         *,
         rng: random.Random | None = None,
         workers: int | None = None,
@@ -52,17 +55,18 @@ class PlanetService(Service):
         self.config = config
         self.reactor = reactor
         self.endpoints = list(endpoints)
-        self.aggregation = Aggregation(config, database, reactor, rng=rng, workers=workers)
-        self.store = self.aggregation.store
-        self.poller = self.aggregation.poller
-        renderer = Renderer(config)
-        self.web = PlanetWeb(
-            Site(config, renderer),
-            self.store,
+        self.parts = PlanetAssembly(
+            config,
+            database,
             reactor,
-            stylesheet=read_stylesheet(renderer),
+            rng=rng,
+            workers=workers,
             is_running=lambda: bool(self.running),
         )
+        self.aggregation = self.parts.aggregation
+        self.store = self.parts.store
+        self.poller = self.parts.poller
+        self.web = self.parts.web
         self.ports: list[IListeningPort] = []
         self.started: Deferred[None] | None = None
 
@@ -73,8 +77,7 @@ class PlanetService(Service):
 
     async def _start(self) -> None:
         started = self.reactor.seconds()
-        await self.aggregation.open()
-        await self.web.refresh()
+        await self.parts.open()
         # An idle or dripping client is dropped after a minute (twisted.web's
         # default is twelve hours), so slow clients cannot pile up for ever.
         kind = WebSite if self.config.access_log else _QuietSite
@@ -91,7 +94,7 @@ class PlanetService(Service):
             where=", ".join(str(p.getHost()) for p in self.ports),
         )
 
-    def _start_failed(self, failure: Any) -> None:
+    def _start_failed(self, failure: Failure) -> None:
         self.log.failure("planetd could not start", failure)
         self.reactor.stop()
 
@@ -100,11 +103,12 @@ class PlanetService(Service):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
+        # Polls end first (closing the assembly stops the poller again: a no-op).
         await self.poller.stop()
         for port in self.ports:
             stopped = port.stopListening()
             if stopped is not None:
                 await stopped
         self.ports.clear()
-        await self.aggregation.close()
+        await self.parts.close()
         self.log.info("planetd stopped; database closed")

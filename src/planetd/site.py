@@ -1,9 +1,15 @@
 """Building every output of a planet from the store: one aggregation for all faces.
 
-Owns which entries each output holds and how pages link to each other. It
-reads through :class:`planetd.boundaries.ReadsPlanet` and renders with
-:class:`planetd.render.Renderer`, so it runs wherever blocking work may run
-(a reader thread in the daemon, the main thread in ``planetd render``).
+Owns which reads each output makes and how pages link to each other (the
+daemon's paths, or relative links in a static copy). A build reads the
+feeds once (``feed_states`` and ``hidden_counts``) and derives the pages,
+``/api/feeds`` and the OPML from that one read; which entries a page holds
+is :func:`planetd.river.river_page`'s rule, the JSON shapes are
+:mod:`planetd.shapes`'s, the HTML and XML :class:`planetd.render.Renderer`'s.
+
+It reads through :class:`planetd.boundaries.ReadsPlanet`, synchronously, so
+it runs wherever blocking work may run (a reader thread in the daemon, the
+main thread in ``planetd render``). Must not import Twisted or the store.
 """
 
 from __future__ import annotations
@@ -11,34 +17,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-import attrs
-
-from planetd.boundaries import FeedURL, PlanetConfig, ReadsPlanet
-from planetd.render import (
-    Renderer,
-    dump_json,
-    entries_document,
-    feed_views,
+from planetd.boundaries import (
+    FeedState,
+    FeedURL,
+    Output,
+    PlanetConfig,
+    ReadsPlanet,
+    StoredEntry,
 )
+from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
-    cut_page,
-    encode_cursor,
-    feed_json,
-    group_by_day,
+    FeedView,
+    RiverPage,
+    feed_views,
     judge_for,
+    next_cursor,
+    page_fetch_limit,
+    river_page,
 )
+from planetd.shapes import entries_document, feeds_document
+
+__all__ = [
+    "API_DEFAULT_LIMIT",
+    "API_MAX_LIMIT",
+    "HTML",
+    "JSON",
+    "STATIC_FILES",
+    "Output",
+    "Site",
+]
 
 API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 500
-
-
-@attrs.frozen
-class Output:
-    """One rendered resource."""
-
-    body: bytes
-    content_type: str
-
 
 HTML = "text/html; charset=utf-8"
 XML_ATOM = "application/atom+xml; charset=utf-8"
@@ -47,7 +57,7 @@ XML_OPML = "text/x-opml; charset=utf-8"
 JSON = "application/json"
 JSON_FEED = "application/feed+json"
 
-#: The files ``planetd render`` writes, and the paths the daemon serves them at.
+#: The files ``planetd render`` writes from fixed outputs, and the paths the daemon serves.
 STATIC_FILES: Mapping[str, str] = {
     "index.html": "/",
     "atom.xml": "/atom.xml",
@@ -66,6 +76,35 @@ class Site:
         self.judge = judge_for(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
 
+    def _read_feeds(self, db: ReadsPlanet, now: datetime) -> tuple[list[FeedState], list[FeedView]]:
+        """The one read of the feeds a build makes, and the views the pages show of them."""
+        states = db.feed_states()
+        return states, feed_views(states, self.config, now, db.hidden_counts())
+
+    def _river(
+        self,
+        db: ReadsPlanet,
+        views: list[FeedView],
+        *,
+        before: tuple[float, str] | None = None,
+        feed: FeedURL | None = None,
+    ) -> RiverPage:
+        return river_page(
+            views, self._fetch(db, before=before, feed=feed), self.config, cut_by_days=feed is None
+        )
+
+    def _fetch(
+        self,
+        db: ReadsPlanet,
+        *,
+        before: tuple[float, str] | None = None,
+        feed: FeedURL | None = None,
+    ) -> list[StoredEntry]:
+        """The entries a river page is cut from (one more than it holds)."""
+        return db.entries(
+            limit=page_fetch_limit(self.config), before=before, feed_url=feed, judge=self.judge
+        )
+
     def build_all(
         self, db: ReadsPlanet, now: datetime, root: str = "/", *, paginate: bool = True
     ) -> dict[str, Output]:
@@ -74,64 +113,53 @@ class Site:
         Without ``paginate`` the river has no "Older entries" link: a static copy
         holds the first page only.
         """
-        config = self.config
-        views = feed_views(db.feed_states(), config, now, db.hidden_counts())
-        items = config.items_per_page or 60
-        newest = db.entries(limit=items + 1, judge=self.judge)
-        page = cut_page(newest, items, config.days_per_page)
-        more = len(newest) > len(page)
-        older = f"{root}?before={encode_cursor(page[-1])}" if paginate and more and page else None
-        days = group_by_day(page, config.new_date_format)
-        return {
-            "/": Output(self.renderer.river_html(days, views, now, older, root=root), HTML),
-            "/feeds": Output(self.renderer.feeds_html(views, now, root=root), HTML),
-            "/atom.xml": Output(self.renderer.atom(page, now), XML_ATOM),
-            "/rss20.xml": Output(self.renderer.rss20(page, now), XML_RSS),
-            "/opml.xml": Output(self.renderer.opml(views, now), XML_OPML),
-            "/feed.json": Output(self.renderer.json_feed(page), JSON_FEED),
-            "/api/feeds": Output(self.feeds_document(db, now), JSON),
-            "/api/entries": Output(
-                self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None), JSON
-            ),
+        outputs, _ = self._build_all(db, now, root, paginate=paginate)
+        return outputs
+
+    def _build_all(
+        self, db: ReadsPlanet, now: datetime, root: str, *, paginate: bool
+    ) -> tuple[dict[str, Output], list[FeedView]]:
+        # Entries first, then the feeds: a poll writes a feed's state and its
+        # entries in one transaction, so outputs that show an entry show its
+        # feed's state as of that poll or later.
+        fetched = self._fetch(db)
+        api_entries = self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
+        states, views = self._read_feeds(db, now)
+        page = river_page(views, fetched, self.config)
+        older = f"{root}?before={page.older}" if paginate and page.older else None
+        render = self.renderer
+        outputs = {
+            "/": Output(render.river_html(page, now, older, root=root), HTML),
+            "/feeds": Output(render.feeds_html(views, now, root=root), HTML),
+            "/atom.xml": Output(render.atom(page.entries, now), XML_ATOM),
+            "/rss20.xml": Output(render.rss20(page.entries, now), XML_RSS),
+            "/opml.xml": Output(render.opml(views, now), XML_OPML),
+            "/feed.json": Output(render.json_feed(page.entries), JSON_FEED),
+            "/api/feeds": Output(feeds_document(states, self.config, now), JSON),
+            "/api/entries": Output(api_entries, JSON),
         }
+        return outputs, views
 
     def older_page(self, db: ReadsPlanet, now: datetime, before: tuple[float, str]) -> bytes:
         """A river page after the ``before`` cursor (the "Older entries" link)."""
-        config = self.config
-        views = feed_views(db.feed_states(), config, now, db.hidden_counts())
-        items = config.items_per_page or 60
-        newest = db.entries(limit=items + 1, before=before, judge=self.judge)
-        page = cut_page(newest, items, config.days_per_page)
-        more = len(newest) > len(page)
-        older = f"/?before={encode_cursor(page[-1])}" if more and page else None
-        return self.renderer.river_html(
-            group_by_day(page, config.new_date_format), views, now, older
-        )
+        _, views = self._read_feeds(db, now)
+        page = self._river(db, views, before=before)
+        older = f"/?before={page.older}" if page.older else None
+        return self.renderer.river_html(page, now, older)
 
     def feed_page(self, db: ReadsPlanet, now: datetime, fid: str, root: str = "/") -> bytes | None:
         """One feed's page, or None if no feed has that id."""
-        config = self.config
-        views = feed_views(db.feed_states(), config, now, db.hidden_counts())
+        _, views = self._read_feeds(db, now)
         view = next((v for v in views if v.id == fid), None)
         if view is None:
             return None
-        entries = db.entries(
-            limit=config.items_per_page or 60, feed_url=FeedURL(view.url), judge=self.judge
-        )
-        return self.renderer.feed_html(
-            view, group_by_day(entries, config.new_date_format), views, now, root=root
-        )
+        return self._feed_page(db, now, view, views, root)
 
-    def feeds_document(self, db: ReadsPlanet, now: datetime) -> bytes:
-        """The ``/api/feeds`` document."""
-        return dump_json(
-            {
-                "feeds": [
-                    feed_json(s, self.feeds_by_url.get(s.url), self.config.activity_threshold, now)
-                    for s in db.feed_states()
-                ]
-            }
-        )
+    def _feed_page(
+        self, db: ReadsPlanet, now: datetime, view: FeedView, views: list[FeedView], root: str
+    ) -> bytes:
+        page = self._river(db, views, feed=FeedURL(view.url))
+        return self.renderer.feed_html(view, page, now, root=root)
 
     def entries_api(
         self,
@@ -147,8 +175,28 @@ class Site:
             limit=limit + 1, before=before, feed_url=feed, include_hidden=hidden, judge=self.judge
         )
         page = found[:limit]
-        next_cursor = encode_cursor(page[-1]) if len(found) > limit and page else None
-        return entries_document(page, next_cursor, with_hidden=hidden)
+        return entries_document(page, next_cursor(page, found), with_hidden=hidden)
+
+    def static_files(self, reader: ReadsPlanet, now: datetime) -> dict[str, bytes]:
+        """Every file ``planetd render`` writes, by relative path (``/`` separated).
+
+        The river, Atom, RSS, OPML and JSON Feed at the top, the stylesheet,
+        the health page at ``feeds/index.html`` and each feed's page at
+        ``feeds/<id>/index.html``, so the daemon's links (``feeds``,
+        ``feeds/<id>``) resolve on any static server. Every link is relative
+        (the folder may be served at any path) and the river has no "Older
+        entries" link: a static copy holds the first page only.
+        """
+        outputs, views = self._build_all(reader, now, "./", paginate=False)
+        files = {name: outputs[path].body for name, path in STATIC_FILES.items()}
+        files["planetd.css"] = read_stylesheet(self.renderer)
+        files["feeds/index.html"] = self.renderer.feeds_html(views, now, root="../")
+        for view in views:
+            files[f"feeds/{view.id}/index.html"] = self._feed_page(
+                reader, now, view, views, "../../"
+            )
+        return files
 
     def knows_feed(self, url: str) -> bool:
+        """True if ``url`` is one of the planet's configured feeds."""
         return url in self.feeds_by_url

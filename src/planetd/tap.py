@@ -10,11 +10,15 @@ module that touches the global reactor.
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from twisted.python import usage
 
 from planetd.config import DEFAULT_LISTEN
+
+if TYPE_CHECKING:
+    from planetd.boundaries import IDaemonReactor
+    from planetd.service import PlanetService
 
 
 class Options(usage.Options):
@@ -50,9 +54,9 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def makeService(options: Options) -> Any:
+def makeService(options: Options) -> PlanetService:
     """Read the config, check the database, and build the service tree."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
     from twisted.internet.endpoints import serverFromString
 
     from planetd.config import ConfigError, load_config
@@ -68,6 +72,8 @@ def makeService(options: Options) -> Any:
         open_database(database).close()
     except StoreError as e:
         _fail(str(e))
+    # The global reactor provides every interface the daemon uses (see IDaemonReactor).
+    reactor = cast("IDaemonReactor", installed)
     listen = options["listen"] or list(config.listen) or [DEFAULT_LISTEN]
     endpoints = []
     for description in listen:

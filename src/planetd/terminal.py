@@ -25,7 +25,7 @@ from planetd.boundaries import FeedStatus, FetchKind
 
 if TYPE_CHECKING:
     from planetd.boundaries import PollReport
-    from planetd.render import FeedView
+    from planetd.river import FeedView
 
 #: The summary's outcomes, in the order it always prints them (others follow, sorted).
 OUTCOMES = ("ok", "not modified", "failing", "gone")

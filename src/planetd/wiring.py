@@ -1,25 +1,37 @@
-"""The poll path of one planet, wired once for every face that polls.
+"""A planet's parts, wired once for every face: the poll path and the web face.
 
 Owns how the store, the fetcher, the parse pool and the poller are put
-together (the daemon's :class:`planetd.service.PlanetService` and
-``planetd poll`` both need exactly this), and the order in which they open
-and close. It decides nothing and starts no timer: the daemon calls
-``poller.start()`` for the endless loop, the command line calls
-``poller.poll_once(...)``. Must not import the web layer.
+together (:class:`Aggregation`: the daemon and ``planetd poll`` both need
+exactly this), how the web face is put together (:func:`web_face`: renderer,
+site, output cache, Klein app and stylesheet), how the daemon joins the two
+(:class:`PlanetAssembly`, used by :class:`planetd.service.PlanetService` and
+by the tests' in-process planet), and the order in which they open and close.
+It decides nothing and starts no timer: the daemon calls ``poller.start()``
+for the endless loop, the command line calls ``poller.poll_once(...)``.
+
+The web layer (Klein, Jinja2) is imported inside :func:`web_face` only, so
+``planetd poll`` never loads it.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from planetd.boundaries import PlanetConfig, PollReport
+from planetd.boundaries import PlanetConfig, PollReport, Stores
 from planetd.config import file_path
 from planetd.dbthreads import Store
 from planetd.fetch import Fetcher
+from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.workers import ParsePool
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from planetd.boundaries import IDaemonReactor
+    from planetd.web import PlanetWeb
 
 
 def user_agent(config: PlanetConfig) -> str:
@@ -46,7 +58,7 @@ class Aggregation:
         self,
         config: PlanetConfig,
         database: str,
-        reactor: Any,
+        reactor: IDaemonReactor,
         *,
         rng: random.Random | None = None,
         workers: int | None = None,
@@ -90,3 +102,84 @@ class Aggregation:
             await self.fetcher.close()
         finally:
             await self.store.stop()
+
+
+def web_face(
+    config: PlanetConfig,
+    store: Stores,
+    reactor: IReactorTime,
+    *,
+    is_running: Callable[[], bool] = lambda: True,
+    rebuild_delay: float = REBUILD_DELAY,
+) -> PlanetWeb:
+    """The web app of one planet over ``store``: every output cached, the stylesheet read once.
+
+    Args:
+        config: The planet (its templates: the operator's ``template_dir`` first).
+        store: Where pages are read from.
+        reactor: The clock of the output cache.
+        is_running: Whether the poller runs (``/healthz`` says ok only then).
+        rebuild_delay: Least seconds between two rebuilds of the pages (0: a request
+            after a write always waits for the rebuild).
+    """
+    from planetd.outputs import OutputCache
+    from planetd.render import Renderer, read_stylesheet
+    from planetd.site import Site
+    from planetd.web import PlanetWeb
+
+    renderer = Renderer(config)
+    site = Site(config, renderer)
+    return PlanetWeb(
+        site,
+        OutputCache(store, reactor, site.build_all, rebuild_delay=rebuild_delay),
+        stylesheet=read_stylesheet(renderer),
+        is_running=is_running,
+    )
+
+
+class PlanetAssembly:
+    """One planet as the daemon runs it: the poll path and the web face over one store.
+
+    The service adds listening ports and the endless poll loop; the tests'
+    in-process planet reads the web face in memory. Both open and close it
+    here, so they cannot drift apart.
+
+    Args:
+        config: The planet.
+        database: The SQLite file.
+        reactor: The real reactor (threads, TCP, time).
+        rng: Jitter source for the poller.
+        workers: Parse processes (default: one per core).
+        is_running: Whether the poll loop runs (``/healthz`` says ok only then).
+        rebuild_delay: Least seconds between two rebuilds of the pages.
+    """
+
+    def __init__(
+        self,
+        config: PlanetConfig,
+        database: str,
+        reactor: IDaemonReactor,
+        *,
+        rng: random.Random | None = None,
+        workers: int | None = None,
+        is_running: Callable[[], bool] = lambda: True,
+        rebuild_delay: float = REBUILD_DELAY,
+    ) -> None:
+        self.aggregation = Aggregation(config, database, reactor, rng=rng, workers=workers)
+        self.store = self.aggregation.store
+        self.poller = self.aggregation.poller
+        self.web = web_face(
+            config, self.store, reactor, is_running=is_running, rebuild_delay=rebuild_delay
+        )
+
+    async def open(self) -> None:
+        """Open the poll path, then render every page (so the first visitor pays nothing)."""
+        await self.aggregation.open()
+        await self.web.outputs.refresh()
+
+    async def close(self) -> None:
+        """Stop the poller (in-flight polls get their grace) and any armed page rebuild,
+        then close the poll path."""
+        await self.poller.stop()
+        self.web.outputs.stop()
+        await self.aggregation.close()

@@ -1,0 +1,222 @@
+"""The cache of rendered outputs: built off the reactor, once per change of the store.
+
+Owns when outputs are built and which bytes a request gets. The fixed
+outputs (the river, the feeds, the API's default documents) are built
+together on a reader thread when the store's ``generation`` has moved;
+one build runs at a time, and every caller that wants it fresh waits on the
+same build. A request that arrives while a rebuild runs gets the previous
+bytes at once instead of queueing behind it. While feeds are polled the
+store moves many times a second: builds start at most once per
+``rebuild_delay``, and a change that a request finds too soon after the last
+build is rendered when the delay is up (new entries show within
+``rebuild_delay`` plus one build). A build that fails is logged,
+the previous bytes stay, and the next request tries again. Parameterised
+outputs (older pages, feed pages, API queries) are kept in a small LRU for
+the store generation they were built from.
+
+It takes the build as a function, so it knows nothing of the site, the
+templates or HTTP routes. Must not import Klein or the store's classes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from planetd.boundaries import Output, ReadsPlanet, Stores
+from planetd.httpcache import PUBLIC, Cached, fixed_cache_control, prepare
+
+T = TypeVar("T")
+
+#: Seconds between the starts of two builds of the fixed outputs, by default.
+REBUILD_DELAY = 1.0
+
+#: Builds every fixed output (path → output) from one read of the store.
+BuildsAll = Callable[[ReadsPlanet, datetime], Mapping[str, Output]]
+#: Builds one parameterised output, or None when there is nothing at that address.
+BuildsOne = Callable[[ReadsPlanet, datetime], "Output | None"]
+
+
+class OutputCache:
+    """Rendered outputs for one planet, rebuilt when the store moves on.
+
+    Args:
+        store: Where the outputs are read from; its ``generation`` says what is stale.
+        reactor: The clock (``Last-Modified`` and the ``now`` every build gets).
+        build: Builds the fixed outputs; runs on a reader thread.
+        kept: How many parameterised outputs the LRU keeps.
+        rebuild_delay: Least seconds between the starts of two builds. With 0, a
+            request after a write always waits for the rebuild, so a client
+            that reads after its own write sees it (the in-process tests).
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        store: Stores,
+        reactor: IReactorTime,
+        build: BuildsAll,
+        *,
+        kept: int = 256,
+        rebuild_delay: float = REBUILD_DELAY,
+    ) -> None:
+        self._store = store
+        self._reactor = reactor
+        self._build = build
+        self._kept = kept
+        self._rebuild_delay = rebuild_delay
+        #: When the last build that requests asked for started (the first render is not one).
+        self._last_start = float("-inf")
+        #: The rebuild armed for when the delay is up, if a request found the outputs stale.
+        self._timer: IDelayedCall | None = None
+        self._fixed: dict[str, Cached] = {}
+        self._generation = -1
+        #: Fires (with None, whatever the outcome) when the running build ends.
+        self._building: Deferred[None] | None = None
+        self._computed: OrderedDict[tuple[int, str], Cached] = OrderedDict()
+
+    def now(self) -> datetime:
+        """The reactor's time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self._reactor.seconds(), tz=timezone.utc)
+
+    @property
+    def ready(self) -> bool:
+        """True once a build has succeeded (there is something to serve)."""
+        return bool(self._fixed)
+
+    @property
+    def building(self) -> bool:
+        """True while a build runs."""
+        return self._building is not None
+
+    def refresh(self) -> Deferred[None]:
+        """Rebuild the fixed outputs now if the store moved on; fires when that build ends.
+
+        Concurrent callers share the running build. The Deferred fires with
+        None even when the build failed (the failure is logged; the previous
+        outputs stay and the next call builds again). For the daemon's first
+        render: this build does not hold back the next one by ``rebuild_delay``.
+        """
+        return self._refresh(paced=False)
+
+    def _refresh(self, *, paced: bool) -> Deferred[None]:
+        """:meth:`refresh`; a ``paced`` build (asked for by requests) starts the delay."""
+        if self._building is not None:
+            return _when(self._building)
+        if self._generation == self._store.generation and self._fixed:
+            return succeed(None)
+        if paced:
+            self._last_start = self._reactor.seconds()
+        return _when(self._start())
+
+    def _start(self) -> Deferred[None]:
+        self._disarm()
+        generation = self._store.generation
+        now = self.now()
+        previous = dict(self._fixed)
+        build = self._build
+
+        def read(db: ReadsPlanet) -> dict[str, Cached]:
+            return {
+                path: prepare(output, now, previous.get(path), fixed_cache_control(path))
+                for path, output in build(db, now).items()
+            }
+
+        def built(outputs: dict[str, Cached]) -> None:
+            self._fixed = outputs
+            self._generation = generation
+            self._computed.clear()
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("rendering the planet failed", failure)
+
+        def ended(_: object) -> None:
+            self._building = None
+            done.callback(None)
+
+        # Set the flag before reading: an in-memory store may answer at once.
+        done: Deferred[None] = Deferred()
+        self._building = done
+        self._store.reading(read).addCallback(built).addErrback(failed).addBoth(ended)
+        return done
+
+    async def fixed(self, path: str) -> Cached:
+        """The fixed output at ``path``, rebuilt first if the store moved on and it may be.
+
+        While feeds are being polled the store changes many times a second.
+        The request that finds the outputs stale, ``rebuild_delay`` or more
+        after the last build started, waits for one rebuild (so a client
+        that writes, pauses and reads sees its write); every request
+        arriving while that build runs, or sooner than the delay, gets the
+        previous rendering at once, and the rebuild starts when the delay is
+        up. The daemon's first render (:meth:`refresh`) does not count: the
+        first request after a start that finds the outputs stale rebuilds at once.
+
+        Raises:
+            KeyError: No build has succeeded yet (the request fails with a 500).
+        """
+        if self._fixed and (self._building is not None or self._held()):
+            return self._fixed[path]
+        await self._refresh(paced=True)
+        return self._fixed[path]
+
+    def _held(self) -> bool:
+        """True if stale outputs must wait for the delay; then a rebuild is armed for it."""
+        if self._generation == self._store.generation:
+            return False
+        wait = self._last_start + self._rebuild_delay - self._reactor.seconds()
+        if wait <= 0:
+            return False
+        if self._timer is None:
+            self._timer = self._reactor.callLater(wait, self._delay_up)
+        return True
+
+    def _delay_up(self) -> None:
+        self._timer = None
+        self._refresh(paced=True)
+
+    def _disarm(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def stop(self) -> None:
+        """Cancel an armed rebuild (the store is about to close)."""
+        self._disarm()
+
+    async def computed(self, key: str, make: BuildsOne) -> Cached | None:
+        """A parameterised output, built on a reader thread, kept while the store is unchanged."""
+        generation = self._store.generation
+        found = self._computed.get((generation, key))
+        if found is not None:
+            self._computed.move_to_end((generation, key))
+            return found
+        now = self.now()
+        output = await self._store.reading(lambda db: make(db, now))
+        if output is None:
+            return None
+        cached = prepare(output, now, None, PUBLIC)
+        self._computed[(generation, key)] = cached
+        while len(self._computed) > self._kept:
+            self._computed.popitem(last=False)
+        return cached
+
+
+def _when(event: Deferred[None]) -> Deferred[None]:
+    """A new Deferred that fires when ``event`` does, leaving ``event``'s result alone."""
+    waiter: Deferred[None] = Deferred()
+
+    def relay(result: T) -> T:
+        waiter.callback(None)
+        return result
+
+    event.addBoth(relay)
+    return waiter
