@@ -15,7 +15,19 @@ from typing import Any
 import farm as farms
 from static import StaticServer
 
-SCENARIOS = ("cold", "warm_conditional", "warm_no_validators")
+#: cold: a fresh database; warm_*: 5% of the feeds changed, served with validators (the
+#: others answer 304) and without (every body re-sent); unchanged: nothing changed (all 304).
+SCENARIOS = ("cold", "warm_conditional", "warm_no_validators", "unchanged")
+#: Which contenders run each scenario: the naive loop has no validators (a re-poll of an
+#: unchanged farm is its cold poll again); the peers are compared where planetd's targets are.
+CONTENDERS: dict[str, tuple[str, ...]] = {
+    "cold": ("naive", "cli", "daemon", "reader", "newsboat"),
+    "warm_conditional": ("naive", "cli", "daemon", "reader", "newsboat"),
+    "warm_no_validators": ("naive", "cli", "daemon"),
+    "unchanged": ("cli", "daemon", "reader", "newsboat"),
+}
+#: The peers that are other programs, installed apart from planetd (see ``run.ensure_peers``).
+PEERS = ("reader", "newsboat")
 
 
 @dataclass
@@ -33,12 +45,13 @@ class Mode:
     scale_sample_every: float
     scale_deadline: float
     profile: bool
+    corpus_docs: int | None  # documents of the real-world corpus polled (None: all)
 
 
 MODES = {
-    "full": Mode("full", (200, 1000), 3, 10, 1000, 10_000, 120, 60, 10, 480, True),
-    "quick": Mode("quick", (200, 1000), 1, 5, 1000, 10_000, 120, 60, 10, 480, True),
-    "smoke": Mode("smoke", (10,), 1, 1, 10, 100, 6, 5, 1, 40, False),
+    "full": Mode("full", (200, 1000), 3, 10, 1000, 10_000, 120, 60, 10, 480, True, None),
+    "quick": Mode("quick", (200, 1000), 1, 5, 1000, 10_000, 120, 60, 10, 480, True, None),
+    "smoke": Mode("smoke", (10,), 1, 1, 10, 100, 6, 5, 1, 40, False, 20),
 }
 
 
@@ -53,6 +66,8 @@ class Context:
     section: str = "setup"
     log: Any = None
     previous: dict[str, Any] = field(default_factory=dict)
+    #: Each peer's version, or None when it is not installed (then it is left out).
+    peers: dict[str, str | None] = field(default_factory=dict)
 
     def say(self, message: str) -> None:
         stamp = time.strftime("%H:%M:%S")

@@ -3,25 +3,33 @@
 Runs, on one machine and in one go (so every ratio compares runs that shared
 the same conditions):
 
-* **poll** at N=200 and N=1000, each scenario (cold, warm with conditional GET,
-  warm without validators) for planetd's command line, planetd's daemon and
-  the naive ``requests`` + ``feedparser`` loop, repetitions interleaved;
-* **web**: wrk on ``/`` and ``/api/entries`` of an idle daemon, of a daemon in
-  the middle of a cold N=1000 poll, and of a minimal twisted.web resource
-  serving the same bytes;
-* **scale**: one daemon scheduling 10,000 small feeds for a full cycle;
-* **profile**: py-spy over a cold poll and over the daemon under wrk, when a
-  target is missed;
+* **poll** (:mod:`poll_bench`) at N=200 and N=1000, each scenario (cold; re-poll
+  with 5% of the feeds changed, with validators and without; re-poll with
+  nothing changed) for planetd's command line, planetd's daemon and its peers
+  (:mod:`peers`: the naive ``requests`` + ``feedparser`` loop, reader, newsboat),
+  repetitions interleaved;
+* **corpus** (:mod:`corpus_bench`): CPU per parsed feed on the real-world corpus;
+* **web** (:mod:`web_bench`): wrk on ``/`` and ``/api/entries`` of an idle daemon,
+  of a daemon in the middle of a cold N=1000 poll, and of a minimal twisted.web
+  resource serving the same bytes;
+* **scale** (:mod:`scale_bench`): one daemon scheduling 10,000 small feeds for a
+  full cycle;
+* **profile** (:mod:`profile_bench`): py-spy over a cold poll and over the daemon
+  under wrk, when a target is missed;
 
 then writes ``benchmarks/RESULTS.md`` (see :mod:`report`).
 
 ``--smoke`` runs everything at toy size (N=10, 1 s of wrk, 100 scheduled
-feeds) in well under a minute and exits non-zero if anything broke: CI runs it
-so the benchmarks never rot (it writes ``benchmarks/work/smoke/RESULTS.md``,
-never the committed file). ``--quick`` runs the real sizes once instead of
-three times. ``--only web,scale`` re-runs some sections on top of the last run
-in the same work folder (the re-run is dated in the results); ``--render``
-rewrites the results file from ``results.json`` (after editing ``notes.md``).
+feeds, 20 real-world documents) in about a minute and exits non-zero if
+anything broke: CI runs it so the benchmarks never rot (it writes
+``benchmarks/work/smoke/RESULTS.md``, never the committed file). ``--quick``
+runs the real sizes once instead of three times; ``--sizes 200`` limits the
+poll sizes. Missing peers are installed first (newsboat with apt-get, reader
+with pip; ``--no-install`` installs nothing); a peer still missing is a
+problem, except in a smoke run, where it is only left out. ``--only web,scale``
+re-runs some sections on top of the last run in the same work folder (the
+re-run is dated in the results); ``--render`` rewrites the results file from
+``results.json`` (after editing ``notes.md``).
 Farms, databases and logs live in ``benchmarks/work/`` (git-ignored).
 
 Nothing leaves 127.0.0.1; every server started here is stopped here; every
@@ -45,7 +53,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import corpus_bench
+import fidelity
 import harness
+import peers
 import poll_bench
 import profile_bench
 import scale_bench
@@ -91,19 +102,44 @@ def ensure_tools(install: bool) -> None:
         subprocess.run(["apt-get", "install", "-y", *packages], check=False, timeout=600)
 
 
+def ensure_peers(install: bool) -> dict[str, str | None]:
+    """Each peer's version, installing a missing one first when ``install``.
+
+    newsboat is Debian's package (apt-get, with an ``apt-get update`` if the first
+    try fails); reader comes with ``benchmarks/requirements.txt`` (pip, into the
+    interpreter running this). None for a peer that is still missing.
+    """
+    if install and peers.newsboat_version() is None and shutil.which("apt-get"):
+        print("installing newsboat with apt-get", flush=True)
+        for step in ([], ["update"]):
+            if step:
+                subprocess.run(["apt-get", *step, "-qq"], check=False, timeout=600)
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            command = ["apt-get", "install", "-y", "-qq", "newsboat"]
+            if subprocess.run(command, check=False, timeout=600, env=env).returncode == 0:
+                break
+    if install and peers.reader_version() is None:
+        print("installing benchmarks/requirements.txt (reader) with pip", flush=True)
+        command = [PY, "-m", "pip", "install", "-q", "-r", str(BENCH / "requirements.txt")]
+        subprocess.run(command, check=False, timeout=600)
+    return {"reader": peers.reader_version(), "newsboat": peers.newsboat_version()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--smoke", action="store_true", help="toy sizes, seconds; for CI")
     group.add_argument("--quick", action="store_true", help="real sizes, one repetition")
-    parser.add_argument("--only", default="poll,web,scale,profile", help="sections to run")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
     parser.add_argument("--sizes", help="poll sizes, e.g. 200,1000")
     parser.add_argument("--reps", type=int, help="repetitions (default 3, quick/smoke 1)")
     parser.add_argument("--work", type=Path, help="work folder (default benchmarks/work)")
     parser.add_argument("--output", type=Path, help="results file")
     parser.add_argument("--poller", choices=("auto", "cli", "driver"), default="auto")
     parser.add_argument("--server", choices=("auto", "nginx", "twisted"), default="auto")
-    parser.add_argument("--no-install", action="store_true", help="never apt-get nginx/wrk")
+    parser.add_argument(
+        "--no-install", action="store_true", help="install nothing (nginx, wrk, newsboat, reader)"
+    )
     parser.add_argument(
         "--render", action="store_true", help="only rewrite the results file from results.json"
     )
@@ -135,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if sections != set(SECTIONS) and (work / "results.json").exists():
         previous = json.loads((work / "results.json").read_text())
     ensure_tools(install=not args.no_install and not args.smoke)
+    found = ensure_peers(install=not args.no_install)
     import report
 
     started = time.perf_counter()
@@ -144,6 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     ):
         ctx = Context(mode=mode, work=work, server=server, poller=choose_poller(args.poller))
         ctx.previous = previous
+        ctx.peers = found
+        ctx.results["peers"] = {k: v or "not installed" for k, v in found.items()}
+        ctx.results["fidelity"] = fidelity.listed_differences()
+        for name, version in found.items():
+            if version is not None:
+                ctx.say(f"peer {name}: {version}")
+            elif args.smoke:
+                # CI installs the peers; a smoke run elsewhere may not be able to.
+                ctx.say(f"peer {name}: not installed (installing failed or --no-install)")
+            else:
+                ctx.problem(f"peer {name} is not installed: its runs and targets are missing")
         (work / "server-ports.json").write_text(json.dumps([server.validating, server.plain]))
         ctx.log = log
         ctx.results["machine"] = harness.machine()
@@ -164,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             sections.discard("web")
         for section, run in (
             ("poll", lambda: [poll_bench.poll_benchmarks(ctx, n) for n in mode.sizes]),
+            ("corpus", lambda: corpus_bench.corpus_benchmark(ctx)),
             ("web", lambda: web_bench.web_benchmarks(ctx)),
             ("scale", lambda: scale_bench.scale_benchmark(ctx)),
             ("profile", lambda: profile_bench.profile_runs(ctx)),
@@ -192,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if ctx.problems else 0
 
 
-SECTIONS = ("poll", "web", "scale", "profile")
+SECTIONS = ("poll", "corpus", "web", "scale", "profile")
 
 
 def by_section(problems: Any) -> dict[str, list[str]]:
@@ -207,7 +256,8 @@ def by_section(problems: Any) -> dict[str, list[str]]:
 
 
 _PRODUCES = {
-    "poll": ("poll", "seeds"),
+    "poll": ("poll", "seeds", "peers"),
+    "corpus": ("corpus",),
     "web": ("web", "web_bytes", "web_seed"),
     "scale": ("scale",),
     "profile": ("profile",),
@@ -223,6 +273,8 @@ def merge(previous: dict[str, Any], current: dict[str, Any], sections: set[str])
         for key in _PRODUCES.get(section, ()):
             if key in current:
                 merged[key] = current[key]
+    if "fidelity" in current:  # read from the tree at every run: the newest count holds
+        merged["fidelity"] = current["fidelity"]
     problems = by_section(previous.get("problems"))
     for section in sections:
         problems.pop(section, None)

@@ -1,11 +1,13 @@
 """The scale section: one daemon scheduling many small feeds for a full cycle.
 
 Owns the figures of a big schedule: the first round's length, peak memory, how
-late each feed's second poll begins, and how long ``/api/feeds`` takes.
+late each feed's second poll begins, and how long ``/api/feeds`` takes (while
+the daemon polls, and a few requests once the cycle is over).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ import farm as farms
 import harness
 from context import Context, FarmSetup, fmt, setup_farm, write_planet
 from harness import Daemon
+
+#: ``/api/feeds`` requests timed once the cycle is over (their median is the figure).
+API_FEEDS_AFTER = 5
 
 
 def scale_benchmark(ctx: Context) -> None:
@@ -75,6 +80,13 @@ def scale_once(ctx: Context, setup: FarmSetup, config: Path, rep: int) -> dict[s
             assert daemon.sampler is not None
             daemon.sampler.stop()
             result.update(daemon.sampler.figures())
+            # The cycle is over: a few more requests, one at a time, for the median.
+            after: list[float] = []
+            for _ in range(API_FEEDS_AFTER):
+                started = time.perf_counter()
+                daemon.api_feeds(timeout=120)
+                after.append(time.perf_counter() - started)
+            result["api_feeds_after_s"] = statistics.median(after)
         except Exception as e:
             ctx.problem(f"scale: {e}\n{daemon.tail()}")
     farms.serve(setup.farm, "base")
@@ -95,6 +107,8 @@ def scale_once(ctx: Context, setup: FarmSetup, config: Path, rep: int) -> dict[s
     ctx.say(
         f"scale rep {rep + 1}/{mode.reps}: {n} feeds, first round"
         f" {fmt(result.get('first_round_s'))}s, peak rss {fmt(result.get('peak_rss_mb'), 0)}MB,"
-        f" late median {fmt(result['late_median'])}s max {fmt(result['late_max'])}s"
+        f" late median {fmt(result['late_median'])}s max {fmt(result['late_max'])}s,"
+        f" /api/feeds median {fmt(result['api_feeds_s'], 3)}s while polling,"
+        f" {fmt(result.get('api_feeds_after_s'), 3)}s after"
     )
     return result
