@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         mode.web_size = max(mode.sizes)
     if args.reps:
         mode.reps = args.reps
-    work = args.work or (BENCH / "work" / ("smoke" if args.smoke else "full"))
+    # Absolute: the daemon runs in its config's folder, and configs name files in ``work``.
+    work = (args.work or (BENCH / "work" / ("smoke" if args.smoke else "full"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     (work / "logs").mkdir(exist_ok=True)
     (work / "db").mkdir(exist_ok=True)
