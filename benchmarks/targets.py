@@ -56,7 +56,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     def add(target: str, figure: str, met: bool | None) -> None:
         rows.append({"target": target, "figure": figure, "met": met})
 
-    poll = results.get("poll") or {"200": None, "1000": None}
+    # Both sizes the issue names always get their rows (a --sizes run measures fewer).
+    poll = {"200": None, "1000": None, **(results.get("poll") or {})}
     for n, block in sorted(poll.items(), key=lambda kv: int(kv[0])):
         _poll_targets(results, n, block, add)
     _corpus_target(results.get("corpus"), add)
