@@ -163,18 +163,25 @@ def run_measured(
     timeout: float,
     output: Path,
     cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``command`` to completion; wall time from spawn to exit, tree RSS and CPU.
 
     Output (stdout and stderr) goes to ``output``. A run past ``timeout`` is
-    killed and reported with ``timed_out``.
+    killed and reported with ``timed_out``. ``env`` is added to
+    :func:`subprocess_env`'s environment.
     """
     with open(output, "wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            list(command), stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=subprocess_env()
+            list(command),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env={**subprocess_env(), **(env or {})},
         )
-        sampler = TreeSampler(process.pid, interval=0.1).start()
+        # PSS (a read of every mapping) every 0.5 s, so a run of a second or two has some.
+        sampler = TreeSampler(process.pid, interval=0.1, pss_every=5).start()
         deadline = started + timeout
         timed_out = False
         rusage = None
@@ -196,6 +203,11 @@ def run_measured(
     if rusage is not None:
         # wait4 adds the CPU of the descendants the child reaped; sampling misses the last tick.
         figures["cpu_s"] = max(figures["cpu_s"], rusage.ru_utime + rusage.ru_stime)
+        # And the kernel's own peak (the largest single process, in KiB): a floor for the
+        # tree's peak that a run shorter than the sampling interval (newsboat's) cannot miss.
+        figures["peak_rss_mb"] = max(figures["peak_rss_mb"], rusage.ru_maxrss / 1024)
+        if figures["processes"] <= 1:
+            figures["peak_rss_main_mb"] = figures["peak_rss_mb"]
     return {
         "wall": wall,
         "rc": process.returncode,

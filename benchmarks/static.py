@@ -8,6 +8,11 @@ ports over the same folder:
 * the **plain** port sends neither validator and ignores conditional headers,
   like the many servers that re-send every body in full.
 
+Each response's status goes to a log (one line each: ``PORT STATUS``), so a run
+can count the bodies it was sent and the ``304 Not Modified`` answers it got
+(:meth:`StaticServer.mark` before, :meth:`StaticServer.statuses` after): the
+peers that report no count of their own (newsboat) are counted the same way.
+
 Debian's nginx is used when it is installed (``apt-get install -y nginx-light``
 provides it): it runs in the foreground (``daemon off``, ``master_process
 off``) with its own config, logs and temp paths in a temp folder, so it never
@@ -35,7 +40,8 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    log_format status '$server_port $status';
+    access_log {tmp}/access.log status;
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
@@ -121,6 +127,7 @@ class StaticServer:
             self.validating, self.plain = free_port(), free_port()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.access_log: Path | None = None
 
     def url(self, path: str, *, validators: bool = True) -> str:
         port = self.validating if validators else self.plain
@@ -137,6 +144,8 @@ class StaticServer:
     def start(self) -> StaticServer:
         self._tmp = tempfile.TemporaryDirectory(prefix="planetd-bench-static-")
         tmp = self._tmp.name
+        self.access_log = Path(tmp) / "access.log"
+        self.access_log.touch()
         if self.kind == "nginx":
             assert self._nginx is not None
             conf = Path(tmp) / "nginx.conf"
@@ -154,6 +163,7 @@ class StaticServer:
                 self.root,
                 str(self.validating),
                 str(self.plain),
+                str(self.access_log),
             ]
         with open(Path(tmp) / "stderr.log", "wb") as stderr:
             self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -164,6 +174,28 @@ class StaticServer:
             self.stop()
             raise
         return self
+
+    def mark(self) -> int:
+        """Where the status log ends now: pass it to :meth:`statuses` after a run."""
+        return self.access_log.stat().st_size if self.access_log else 0
+
+    def statuses(self, since: int) -> dict[int, int]:
+        """How many responses of each status were sent since ``mark``.
+
+        The server logs a request once it has sent the response, so a client can
+        see its last answer a moment before the line is written: wait that moment.
+        """
+        if self.access_log is None:
+            return {}
+        time.sleep(0.05)
+        counts: dict[int, int] = {}
+        with open(self.access_log, "rb") as f:
+            f.seek(since)
+            for line in f.read().splitlines():
+                status = line.rsplit(b" ", 1)[-1]
+                if status.isdigit():
+                    counts[int(status)] = counts.get(int(status), 0) + 1
+        return counts
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -185,7 +217,7 @@ class StaticServer:
         self.stop()
 
 
-def _twisted_main(root: str, validating: int, plain: int) -> None:
+def _twisted_main(root: str, validating: int, plain: int, log_path: str) -> None:
     """The fallback: ``static.File`` plus an ETag on one port; no validators on the other."""
     from twisted.internet import reactor
     from twisted.web import server, static
@@ -210,17 +242,23 @@ def _twisted_main(root: str, validating: int, plain: int) -> None:
             request.responseHeaders.removeHeader(b"last-modified")
             return body
 
+    log = open(log_path, "a", buffering=1)  # noqa: SIM115 (open while the reactor runs)
+
+    class StatusLog(server.Site):
+        def log(self, request):  # type: ignore[no-untyped-def]
+            log.write(f"{request.getHost().port} {request.code}\n")
+
     types = {".atom": "application/atom+xml", ".rss": "application/rss+xml"}
     for cls, port in ((Validating, validating), (Plain, plain)):
         resource = cls(root)
         resource.contentTypes.update(types)
-        reactor.listenTCP(port, server.Site(resource), interface="127.0.0.1")  # type: ignore[attr-defined]
+        reactor.listenTCP(port, StatusLog(resource), interface="127.0.0.1")  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "twisted":
-        _twisted_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "twisted":
+        _twisted_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     else:
-        sys.stderr.write("usage: static.py twisted ROOT VALIDATING_PORT PLAIN_PORT\n")
+        sys.stderr.write("usage: static.py twisted ROOT VALIDATING_PORT PLAIN_PORT LOG\n")
         sys.exit(2)
