@@ -127,3 +127,44 @@ def test_the_river_in_a_real_browser(tmp_path: Path, feed_server: FeedServer, ma
         profile=tmp_path / "profile2",
     )
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_the_health_page_reads_at_desktop_and_phone_widths(
+    tmp_path: Path, feed_server: FeedServer, make_daemon
+) -> None:
+    """/feeds fits a 1200 px window and a 390 px phone without sideways scrolling; times read
+    as "… ago" with the exact time on hover; a failing feed's error is there in full."""
+    from browser import browser
+
+    (feed_server.folder / "good.atom").write_text(
+        atom("Good", "https://good.example/", [("t:1", "One", "2026-07-04T09:00:00Z", "<p>1</p>")])
+    )
+    missing = "a-feed-whose-address-is-long-enough-to-push-any-table-sideways-" * 3 + ".xml"
+    config = tmp_path / "planet.ini"
+    config.write_text(
+        "[Planet]\nname = Planet Health\nmin_interval = 1s\n\n"
+        f"[{feed_server.url('good.atom')}]\nname = Good feed\n\n"
+        f"[{feed_server.url(missing)}]\nname = Broken feed\n"
+    )
+    daemon: Daemon = make_daemon(config)
+    daemon.start()
+    daemon.wait_until(
+        lambda: {f["status"] for f in daemon.json("/api/feeds")["feeds"]} == {"ok", "failing"},
+        30,
+        "both feeds polled",
+    )
+    [error] = [f["last_error"] for f in daemon.json("/api/feeds")["feeds"] if f["last_error"]]
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1200, 390):
+        with browser(width, 900) as page:
+            page.get(daemon.url("/feeds"))
+            overflow = page.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, f"{width}px: the page scrolls sideways by {overflow}px"
+            times = page.find_elements("css selector", "table.health time")
+            assert times and all(t.get_attribute("title").endswith("GMT") for t in times)
+            assert any(t.text.endswith("ago") or t.text == "just now" for t in times)
+            shown = [e.text for e in page.find_elements("css selector", ".health-error td")]
+            assert shown == [error]
+            page.save_screenshot(str(ARTIFACTS / f"health-{width}.png"))

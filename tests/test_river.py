@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import attrs
 import pytest
 
@@ -20,6 +22,7 @@ from planetd.river import (
     is_inactive,
     judge_for,
     page_fetch_limit,
+    relative_time,
     rfc3339,
     river_page,
     shown_name,
@@ -205,3 +208,34 @@ def test_the_configured_name_wins_on_every_face() -> None:
     assert shown_name(named, config.feeds[0]) == "Jane"
     assert feed_json(named, config.feeds[0], None, utc(2026, 7, 4))["name"] == "Jane"
     assert views[0].id == feed_id("https://blog.example.org/feed")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "says"),
+    [
+        (0, "just now"),
+        (59, "just now"),
+        (60, "1 min ago"),
+        (12 * 60 + 59, "12 min ago"),
+        (3599, "59 min ago"),
+        (3600, "1 h ago"),
+        (23 * 3600, "23 h ago"),
+        (86400, "1 day ago"),
+        (3 * 86400, "3 days ago"),
+        (-30, "in under a minute"),
+        (-5 * 60, "in 5 min"),
+        (-2 * 3600, "in 2 h"),
+        (-2 * 86400, "in 2 days"),
+    ],
+)
+def test_times_on_the_health_page_read_relative(seconds: int, says: str) -> None:
+    """The health page says "12 min ago" or "in 2 h" (whole units, rounded down), so dates
+    no longer wrap over four lines; the exact time stays on hover."""
+    now = utc(2026, 7, 4, 12, 0)
+    assert relative_time(now - timedelta(seconds=seconds), now) == says
+
+
+def test_times_older_than_a_month_are_dates() -> None:
+    """Past a month "347 days ago" says less than the date itself."""
+    now = utc(2026, 7, 4, 12, 0)
+    assert relative_time(utc(2025, 3, 9), now) == "09 Mar 2025"

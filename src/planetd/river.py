@@ -143,6 +143,51 @@ def entry_uri(entry: StoredEntry) -> str:
 
 
 @attrs.frozen
+class Moment:
+    """A time as the health page shows it: relative, with the exact time beside it."""
+
+    #: "12 min ago", "in 3 h": what a person reads first.
+    relative: str
+    #: "2026-07-04 09:30 GMT": shown on hover.
+    exact: str
+    #: RFC 3339, for the ``datetime`` attribute of ``<time>``.
+    iso: str
+
+
+def relative_time(moment: datetime, now: datetime) -> str:
+    """``moment`` seen from ``now`` in a person's words: "just now", "12 min ago", "in 3 h",
+    "2 days ago"; past a month, the date itself.
+
+    Whole units, rounded down, so "59 min ago" never reads as "1 h ago" too soon.
+    """
+    seconds = (now - moment).total_seconds()
+    ahead = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        return "in under a minute" if ahead else "just now"
+    days = int(seconds // 86400)
+    if days > 31:
+        return format_date(moment, "%d %b %Y")
+    if seconds < 3600:
+        amount = f"{int(seconds // 60)} min"
+    elif seconds < 86400:
+        amount = f"{int(seconds // 3600)} h"
+    else:
+        amount = f"{days} day{'s' if days != 1 else ''}"
+    return f"in {amount}" if ahead else f"{amount} ago"
+
+
+def _moment(value: datetime | None, now: datetime) -> Moment | None:
+    if value is None:
+        return None
+    return Moment(
+        relative=relative_time(value, now),
+        exact=format_date(value, _VIEW_TIME),
+        iso=rfc3339(value) or "",
+    )
+
+
+@attrs.frozen
 class FeedView:
     """A feed as the pages show it."""
 
@@ -160,6 +205,9 @@ class FeedView:
     entry_count: int
     moved_to: str | None
     hidden: dict[str, int]
+    last_polled: Moment | None = None
+    last_success: Moment | None = None
+    next_poll: Moment | None = None
 
 
 def feed_id(url: str) -> str:
@@ -199,6 +247,9 @@ def feed_views(
             entry_count=s.entry_count,
             moved_to=s.moved_to,
             hidden=dict(hidden.get(s.url, {})),
+            last_polled=_moment(s.last_polled_at, now),
+            last_success=_moment(s.last_success_at, now),
+            next_poll=_moment(shown_next_poll(s), now),
         )
         for s in states
     ]
