@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
+import attrs
 import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
@@ -200,6 +201,37 @@ def test_a_gone_feed_s_poll_report_says_why(harness_factory) -> None:
     [report] = h.reports
     assert report.status is FeedStatus.GONE
     assert report.error is not None and "410" in report.error
+
+
+def test_the_poll_log_line_reads_as_a_sentence(harness_factory) -> None:
+    """One log line per poll, written for a person: the HTTP status where there was one
+    (never "HTTP None", as a ``file:`` feed or a refused connection has none), the reason
+    of a failure after a colon."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    h = harness_factory([A, B])
+    h.fetcher.scripts[A] = [attrs.evolve(ok(body(2)), http_status=None)]
+    h.fetcher.scripts[B] = [FAILED]
+    lines: list[str] = []
+
+    def observe(event: dict) -> None:
+        if event.get("log_namespace", "").startswith("planetd.poller"):
+            lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        h.start()
+        h.run_for(5)
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert len(lines) == 2, lines
+    assert any(line.startswith(f"polled {A}: ok in ") and "2 new entries" in line for line in lines)
+    assert any(
+        line.startswith(f"polled {B}: failing (HTTP 500) in ")
+        and line.endswith(": HTTP 500 Internal Server Error")
+        for line in lines
+    ), lines
+    assert not [line for line in lines if "None" in line]
 
 
 def test_a_hanging_feed_holds_up_nobody(harness_factory) -> None:

@@ -264,11 +264,12 @@ class Poller:
             not_modified=parsed is None and outcome.state.status is FeedStatus.OK,
         )
         self.log.info(
-            "polled {url}: {status} (HTTP {http_status}) in {elapsed:.3f}s,"
+            "polled {url}: {status}{http_text} in {elapsed:.3f}s,"
             " {new_entries} new entries{error_text}",
             url=url,
             status=report.status.value,
             http_status=report.http_status,
+            http_text=f" (HTTP {report.http_status})" if report.http_status else "",
             elapsed=elapsed,
             new_entries=record.new_entries,
             error_text=f": {report.error}" if report.error else "",
