@@ -143,3 +143,14 @@ def test_make_service_builds_the_daemon(tmp_path: Path) -> None:
     assert len(service.endpoints) == 1
     assert (tmp_path / "planetd.sqlite").exists()
     assert os.path.basename(sys.executable)
+
+
+def test_listening_addresses_are_logged_as_urls() -> None:
+    """The ready line names where to point a browser, not a repr of Twisted's address."""
+    from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+
+    from planetd.service import where
+
+    assert where(IPv4Address("TCP", "127.0.0.1", 8080)) == "http://127.0.0.1:8080/"
+    assert where(IPv6Address("TCP", "::1", 8081)) == "http://[::1]:8081/"
+    assert where(UNIXAddress(b"/run/planetd.sock")) == "unix:/run/planetd.sock"
