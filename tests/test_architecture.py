@@ -186,3 +186,17 @@ def test_imports_only_for_type_checking_are_allowed() -> None:
         "    from twisted.internet.defer import Deferred\n"
     )
     assert violations("boundaries", source) == []
+
+
+def test_the_design_note_lists_every_module_in_its_layer() -> None:
+    """docs/design.md's module table names every module with the layer this test holds it
+    to, so the map a newcomer reads first cannot drift from the code."""
+    design = (Path(__file__).resolve().parents[1] / "docs" / "design.md").read_text(
+        encoding="utf-8"
+    )
+    rows = {
+        cells[1].strip("` "): cells[3].strip()
+        for line in design.splitlines()
+        if line.startswith("| `") and len(cells := line.split("|")) == 6
+    }
+    assert {m: rows.get(m) for m in _modules()} == {m: LAYERS.get(m) for m in _modules()}
