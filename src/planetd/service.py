@@ -5,13 +5,15 @@ the pages (so the first visitor pays nothing), start listening, then start
 polling and say that it is ready; on stop, the reverse, with in-flight polls
 given a moment to finish and the database checkpointed and closed. The
 parts themselves are assembled, opened and closed by
-:class:`planetd.wiring.PlanetAssembly`; this module adds the ports.
+:class:`planetd.wiring.PlanetAssembly`; this module adds the ports: the
+public ones, and ``/metrics`` alone on its own port when ``metrics_listen``
+is set. Every answered request is counted by route template and status.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from twisted.application.service import Service
@@ -19,10 +21,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import Request
 from twisted.web.server import Site as WebSite
 
 from planetd import __version__
-from planetd.boundaries import PlanetConfig
+from planetd.boundaries import Metrics, PlanetConfig
 from planetd.wiring import PlanetAssembly
 
 if TYPE_CHECKING:
@@ -35,6 +39,19 @@ class _QuietSite(WebSite):
 
     def log(self, request: object) -> None:
         return None
+
+
+def _counting(
+    kind: type[WebSite], metrics: Metrics, route_of: Callable[[bytes, bytes], str]
+) -> type[WebSite]:
+    """``kind`` that also tells ``metrics`` of every answered request (route, status)."""
+
+    class CountingSite(kind):  # type: ignore[valid-type,misc]
+        def log(self, request: Request) -> None:
+            metrics.request_served(route_of(request.path, request.method), request.code)
+            super().log(request)
+
+    return CountingSite
 
 
 class PlanetService(Service):
@@ -51,10 +68,12 @@ class PlanetService(Service):
         *,
         rng: random.Random | None = None,
         workers: int | None = None,
+        metrics_endpoint: IStreamServerEndpoint | None = None,
     ) -> None:
         self.config = config
         self.reactor = reactor
         self.endpoints = list(endpoints)
+        self.metrics_endpoint = metrics_endpoint
         self.parts = PlanetAssembly(
             config,
             database,
@@ -80,11 +99,21 @@ class PlanetService(Service):
         await self.parts.open()
         # An idle or dripping client is dropped after a minute (twisted.web's
         # default is twelve hours), so slow clients cannot pile up for ever.
-        kind = WebSite if self.config.access_log else _QuietSite
-        site = kind(self.web.app.resource(), timeout=60)  # type: ignore[no-untyped-call]
+        kind = _counting(
+            WebSite if self.config.access_log else _QuietSite,
+            self.parts.metrics,
+            self.web.route_of,
+        )
+        site = kind(self.web.app.resource(), timeout=60)
         site.displayTracebacks = False
         for endpoint in self.endpoints:
             self.ports.append(await endpoint.listen(site))
+        if self.metrics_endpoint is not None:
+            root = Resource()
+            root.putChild(b"metrics", self.parts.metrics_page)
+            metrics_site = _QuietSite(root, timeout=60)  # type: ignore[no-untyped-call]
+            metrics_site.displayTracebacks = False
+            self.ports.append(await self.metrics_endpoint.listen(metrics_site))
         self.poller.start()
         self.log.info(
             "planetd {version} ready in {elapsed:.2f}s: {feeds} feeds, serving on {where}",

@@ -59,7 +59,7 @@ def makeService(options: Options) -> PlanetService:
     from twisted.internet import reactor as installed
     from twisted.internet.endpoints import serverFromString
 
-    from planetd.config import ConfigError, load_config
+    from planetd.config import ConfigError, key_error, load_config
     from planetd.service import PlanetService
     from planetd.store import StoreError, open_database
 
@@ -81,4 +81,10 @@ def makeService(options: Options) -> PlanetService:
             endpoints.append(serverFromString(reactor, description))
         except (ValueError, TypeError, KeyError) as e:
             _fail(f"--listen {description!r}: not a server endpoint ({e})")
-    return PlanetService(config, database, endpoints, reactor)
+    metrics_endpoint = None
+    if config.metrics_listen:
+        try:
+            metrics_endpoint = serverFromString(reactor, config.metrics_listen)
+        except (ValueError, TypeError, KeyError) as e:
+            _fail(str(key_error(config.path, "metrics_listen", f"not a server endpoint ({e})")))
+    return PlanetService(config, database, endpoints, reactor, metrics_endpoint=metrics_endpoint)
