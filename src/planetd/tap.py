@@ -67,13 +67,19 @@ def makeService(options: Options) -> PlanetService:
         config = load_config(options["config"])
     except ConfigError as e:
         _fail(str(e))
+    # The global reactor provides every interface the daemon uses (see IDaemonReactor).
+    reactor = cast("IDaemonReactor", installed)
+    metrics_endpoint = None
+    if config.metrics_listen:
+        try:
+            metrics_endpoint = serverFromString(reactor, config.metrics_listen)
+        except (ValueError, TypeError, KeyError) as e:
+            _fail(str(key_error(config.path, "metrics_listen", f"not a server endpoint ({e})")))
     database = options["database"] or config.database
     try:
         open_database(database).close()
     except StoreError as e:
         _fail(str(e))
-    # The global reactor provides every interface the daemon uses (see IDaemonReactor).
-    reactor = cast("IDaemonReactor", installed)
     listen = options["listen"] or list(config.listen) or [DEFAULT_LISTEN]
     endpoints = []
     for description in listen:
@@ -81,10 +87,4 @@ def makeService(options: Options) -> PlanetService:
             endpoints.append(serverFromString(reactor, description))
         except (ValueError, TypeError, KeyError) as e:
             _fail(f"--listen {description!r}: not a server endpoint ({e})")
-    metrics_endpoint = None
-    if config.metrics_listen:
-        try:
-            metrics_endpoint = serverFromString(reactor, config.metrics_listen)
-        except (ValueError, TypeError, KeyError) as e:
-            _fail(str(key_error(config.path, "metrics_listen", f"not a server endpoint ({e})")))
     return PlanetService(config, database, endpoints, reactor, metrics_endpoint=metrics_endpoint)
