@@ -73,7 +73,7 @@ def makeService(options: Options) -> PlanetService:
     if config.metrics_listen:
         try:
             metrics_endpoint = serverFromString(reactor, config.metrics_listen)
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, IndexError) as e:
             _fail(str(key_error(config.path, "metrics_listen", f"not a server endpoint ({e})")))
     database = options["database"] or config.database
     try:
@@ -85,6 +85,7 @@ def makeService(options: Options) -> PlanetService:
     for description in listen:
         try:
             endpoints.append(serverFromString(reactor, description))
-        except (ValueError, TypeError, KeyError) as e:
+        # IndexError: a systemd: endpoint whose socket systemd did not pass.
+        except (ValueError, TypeError, KeyError, IndexError) as e:
             _fail(f"--listen {description!r}: not a server endpoint ({e})")
     return PlanetService(config, database, endpoints, reactor, metrics_endpoint=metrics_endpoint)
