@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, FeedServer, subprocess_env
+from conftest import REPO, FeedServer, subprocess_env, twistd
 from feeds import atom
 
 SERVICE = REPO / "examples" / "planetd.service"
@@ -185,3 +185,27 @@ def test_the_daemon_serves_on_the_socket_systemd_hands_it(
             code = process.wait(10)
     assert code in (0, -signal.SIGTERM), log.read_text(errors="replace")[-3000:]
     assert "planetd stopped; database closed" in log.read_text(errors="replace")
+
+
+def test_a_systemd_listener_without_its_socket_is_a_one_line_error(tmp_path: Path) -> None:
+    """``--listen systemd:...`` run by hand (no socket passed) stops with one line saying
+    so, not a traceback, and writes nothing."""
+    config = tmp_path / "planet.ini"
+    config.write_text("[Planet]\nname = P\n")
+    env = subprocess_env()
+    for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+        env.pop(name, None)
+    listen = ["--listen", "systemd:domain=INET:index=0"]
+    result = subprocess.run(
+        [*twistd(), "-n", "--pidfile=", "planetd", "--config", str(config), *listen],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    said = (result.stderr + result.stdout).strip()
+    assert "--listen 'systemd:domain=INET:index=0': systemd passed no socket" in said
+    assert "Traceback" not in said

@@ -17,6 +17,8 @@ from twisted.python import usage
 from planetd.config import DEFAULT_LISTEN
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import IStreamServerEndpoint
+
     from planetd.boundaries import IDaemonReactor
     from planetd.service import PlanetService
 
@@ -54,10 +56,24 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
+def _endpoint(reactor: IDaemonReactor, description: str) -> IStreamServerEndpoint:
+    """The server endpoint ``description`` names; ``ValueError`` saying why if none."""
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        return serverFromString(reactor, description)
+    except IndexError:
+        # systemd:...:index=N, and systemd passed fewer sockets (LISTEN_FDS).
+        raise ValueError(
+            "systemd passed no socket at that index (start it through its .socket unit)"
+        ) from None
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"not a server endpoint ({e})") from None
+
+
 def makeService(options: Options) -> PlanetService:
     """Read the config, check the database, and build the service tree."""
     from twisted.internet import reactor as installed
-    from twisted.internet.endpoints import serverFromString
 
     from planetd.config import ConfigError, key_error, load_config
     from planetd.service import PlanetService
@@ -72,9 +88,9 @@ def makeService(options: Options) -> PlanetService:
     metrics_endpoint = None
     if config.metrics_listen:
         try:
-            metrics_endpoint = serverFromString(reactor, config.metrics_listen)
-        except (ValueError, TypeError, KeyError, IndexError) as e:
-            _fail(str(key_error(config.path, "metrics_listen", f"not a server endpoint ({e})")))
+            metrics_endpoint = _endpoint(reactor, config.metrics_listen)
+        except ValueError as e:
+            _fail(str(key_error(config.path, "metrics_listen", str(e))))
     database = options["database"] or config.database
     try:
         open_database(database).close()
@@ -84,8 +100,7 @@ def makeService(options: Options) -> PlanetService:
     endpoints = []
     for description in listen:
         try:
-            endpoints.append(serverFromString(reactor, description))
-        # IndexError: a systemd: endpoint whose socket systemd did not pass.
-        except (ValueError, TypeError, KeyError, IndexError) as e:
-            _fail(f"--listen {description!r}: not a server endpoint ({e})")
+            endpoints.append(_endpoint(reactor, description))
+        except ValueError as e:
+            _fail(f"--listen {description!r}: {e}")
     return PlanetService(config, database, endpoints, reactor, metrics_endpoint=metrics_endpoint)
