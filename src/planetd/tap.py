@@ -61,7 +61,7 @@ def _endpoint(reactor: IDaemonReactor, description: str) -> IStreamServerEndpoin
     from twisted.internet.endpoints import serverFromString
 
     try:
-        return serverFromString(reactor, description)
+        endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
     except IndexError:
         # systemd:...:index=N, and systemd passed fewer sockets (LISTEN_FDS).
         raise ValueError(
@@ -69,6 +69,7 @@ def _endpoint(reactor: IDaemonReactor, description: str) -> IStreamServerEndpoin
         ) from None
     except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"not a server endpoint ({e})") from None
+    return endpoint
 
 
 def makeService(options: Options) -> PlanetService:
