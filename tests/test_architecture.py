@@ -37,6 +37,8 @@ LAYERS: dict[str, str] = {
     "shapes": "core",
     "opml": "core",
     "subscriptions": "core",
+    "faces": "core",
+    "nometrics": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
@@ -53,6 +55,7 @@ LAYERS: dict[str, str] = {
     "outputs": "shell",
     "httpcache": "shell",
     "terminal": "shell",
+    "prometheus": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",

@@ -89,6 +89,11 @@ class FeedConfig:
     cache_keep_entries: int | None = None
     #: Every key of the section as written, for templates that want more (face, ...).
     extra: Mapping[str, str] = attrs.field(factory=dict)
+    #: Planet's face: a file name in ``faces_dir`` or an http(s) URL, shown beside the source.
+    face: str | None = None
+    #: The face's width and height in pixels, as the ``<img>`` attributes say them.
+    facewidth: int | None = None
+    faceheight: int | None = None
 
 
 @attrs.frozen
@@ -122,6 +127,12 @@ class PlanetConfig:
     access_log: bool = False
     database: str = ""
     template_dir: str | None = None
+    #: The folder of the feeds' face files (default ``faces`` beside the config).
+    faces_dir: str = ""
+    #: A server endpoint that serves ``/metrics`` alone (then the public listener does not).
+    metrics_listen: str | None = None
+    #: Serve ``/metrics`` on the public listener to any client, not only loopback ones.
+    metrics_public: bool = False
     feeds: tuple[FeedConfig, ...] = ()
     #: ``(key, reason)`` for keys that are read but have no effect in planetd.
     ignored: tuple[tuple[str, str], ...] = ()
@@ -414,3 +425,30 @@ if TYPE_CHECKING:
         (``IReactorCore``). The real reactor provides them all. Declared for
         the type checker only: this module imports no Twisted at run time.
         """
+
+
+# -- metrics -----------------------------------------------------------------------------
+
+
+class Metrics(Protocol):
+    """What the daemon's parts report for ``/metrics``: events only, no counting here.
+
+    The poller, the parse pool, the output cache and the web server call
+    these; an implementation counts them (:mod:`planetd.prometheus`) or
+    drops them (:class:`planetd.nometrics.NullMetrics`, for tests and the
+    command line). Each call is cheap and never raises.
+    """
+
+    def poll_finished(self, report: PollReport) -> None: ...
+
+    def fetch_finished(self, seconds: float) -> None: ...
+
+    def parse_finished(self, seconds: float) -> None: ...
+
+    def page_built(self, seconds: float) -> None: ...
+
+    def request_served(self, route: str, status: int) -> None: ...
+
+    def worker_restarted(self) -> None: ...
+
+    def reloaded(self, ok: bool) -> None: ...

@@ -53,7 +53,10 @@ def _now() -> datetime:
 
 
 def check(config_path: str) -> int:
-    """``planetd check``: the planet's name, feed count, ignored and unknown keys."""
+    """``planetd check``: the planet's name, feed count, ignored and unknown keys, and a
+    warning for each face that will not show (its file missing from ``faces_dir``)."""
+    from planetd.faces import read_faces
+
     config = load_config(config_path)
     print(f"{config.path}: valid")
     print(f"planet: {config.name}")
@@ -63,6 +66,8 @@ def check(config_path: str) -> int:
         print(f"ignored: {key}: {reason}")
     for key in config.unknown:
         print(f"unknown: {key}: not a planetd key, it has no effect")
+    for problem in read_faces(config).problems:
+        print(f"warning: {problem}")
     return 0
 
 
@@ -154,7 +159,9 @@ async def _poll(
 
 
 def render(config_path: str, database: str | None, output: str) -> int:
-    """``planetd render``: the daemon's pages and feeds, written as files."""
+    """``planetd render``: the daemon's pages and feeds, written as files, with the
+    feeds' face files copied into ``faces/`` (the daemon serves them at ``/faces/``)."""
+    from planetd.faces import DEFAULT_FACES_DIR, read_faces
     from planetd.render import Renderer
     from planetd.site import Site
     from planetd.store import open_database
@@ -162,11 +169,16 @@ def render(config_path: str, database: str | None, output: str) -> int:
     config = load_config(config_path)
     db = open_database(_database(config, database), readonly=True)
     now = _now()
-    site = Site(config, Renderer(config))
+    faces = read_faces(config)
+    site = Site(config, Renderer(config, faces.files))
     try:
         files = site.static_files(db, now)
     finally:
         db.close()
+    for name, body in faces.files.items():
+        files[f"{DEFAULT_FACES_DIR}/{name}"] = body
+    for problem in faces.problems:
+        sys.stderr.write(f"planetd: warning: {problem}\n")
     write_files(output, files)
     names = list(files)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")

@@ -19,6 +19,7 @@ from typing import TypeVar
 import attrs
 
 from planetd.boundaries import FeedConfig, FeedURL, FutureDates, PlanetConfig
+from planetd.faces import check_face, faces_dir
 
 T = TypeVar("T")
 
@@ -63,6 +64,7 @@ PLANET_KEYS = frozenset(
         "cache_keep_entries", "poll_interval", "min_interval", "max_interval", "feed_timeout",
         "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
         "future_dates", "listen", "database", "template_dir", "access_log",
+        "faces_dir", "metrics_listen", "metrics_public",
     }
 )  # fmt: skip
 
@@ -81,6 +83,8 @@ FEED_KEYS = frozenset(
         "cache_keep_entries",
     }
 )
+# Planet's face keys (face, facewidth, faceheight) are read into typed fields
+# and also stay in ``extra`` as written.
 
 _TEMPLATE_SECTION = re.compile(r"\.(tmpl|xslt|dj|genshi|html|xml)$")
 
@@ -158,6 +162,20 @@ def _boolean(text: str) -> bool:
     if value in ("0", "no", "false", "off"):
         return False
     raise ValueError(f"expected yes or no, got {text!r}")
+
+
+def _pixels(text: str) -> int:
+    value = _whole_number(text)
+    if not 1 <= value <= 10000:
+        raise ValueError(f"expected a size in pixels from 1 to 10000, got {text!r}")
+    return value
+
+
+def _endpoint(text: str) -> str:
+    value = text.strip()
+    if ":" not in value:
+        raise ValueError(f"expected a server endpoint such as tcp:9100, got {text!r}")
+    return value
 
 
 def _unlimited_or_count(text: str) -> int | None:
@@ -267,6 +285,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         access_log=get("access_log", _boolean, d.access_log),
         database=get("database", relative_path, os.path.join(base_dir, DEFAULT_DATABASE)),
         template_dir=get("template_dir", relative_path, d.template_dir),
+        faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
+        metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
+        metrics_public=get("metrics_public", _boolean, d.metrics_public),
     )
 
     for key in ("concurrency", "per_host_concurrency"):
@@ -338,6 +359,9 @@ def _feed_config(
         new_feed_items=get("new_feed_items", _unlimited_or_count, planet.new_feed_items),
         cache_keep_entries=get("cache_keep_entries", _whole_number, planet.cache_keep_entries),
         extra={k: v for k, v in section.items() if k not in FEED_KEYS},
+        face=get("face", check_face, None),
+        facewidth=get("facewidth", _pixels, None),
+        faceheight=get("faceheight", _pixels, None),
     )
 
 
@@ -350,6 +374,17 @@ def _why_section_ignored(name: str, section: configparser.SectionProxy) -> str:
     if _TEMPLATE_SECTION.search(name):
         return "settings for a Planet/Venus template, which planetd does not read"
     return "not a feed URL (feed sections start with http:, https: or file:)"
+
+
+def key_error(path: str, key: str, message: str) -> ConfigError:
+    """A :class:`ConfigError` for ``[Planet]``'s ``key``, found after loading (a value that
+    only the daemon can check, such as an endpoint string), with the key's line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = _Reader(path, f.read()).line_of(PLANET_SECTION, key)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return ConfigError(path, line, key, message)
 
 
 def file_path(url: str, config_path: str) -> str:

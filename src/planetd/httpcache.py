@@ -37,6 +37,8 @@ PUBLIC = "public, max-age=60"
 REVALIDATE = "no-cache"
 #: The stylesheet changes only with the templates.
 STYLESHEET = "public, max-age=3600"
+#: A feed's face changes only when the operator replaces the file (and restarts).
+FACE = "public, max-age=86400"
 
 
 def fixed_cache_control(path: str) -> str:

@@ -55,6 +55,7 @@ class OutputCache:
         rebuild_delay: Least seconds between the starts of two builds. With 0, a
             request after a write always waits for the rebuild, so a client
             that reads after its own write sees it (the in-process tests).
+        on_built: Told how many seconds each successful build took (``/metrics``).
     """
 
     log = Logger()
@@ -67,8 +68,11 @@ class OutputCache:
         *,
         kept: int = 256,
         rebuild_delay: float = REBUILD_DELAY,
+        on_built: Callable[[float], None] | None = None,
     ) -> None:
         self._store = store
+        #: Told the seconds each successful build of the fixed outputs took.
+        self._on_built = on_built
         self._reactor = reactor
         self._build = build
         self._kept = kept
@@ -121,6 +125,7 @@ class OutputCache:
         self._disarm()
         generation = self._store.generation
         now = self.now()
+        started = self._reactor.seconds()
         previous = dict(self._fixed)
         build = self._build
 
@@ -134,6 +139,8 @@ class OutputCache:
             self._fixed = outputs
             self._generation = generation
             self._computed.clear()
+            if self._on_built is not None:
+                self._on_built(self._reactor.seconds() - started)
 
         def failed(failure: Failure) -> None:
             self.log.failure("rendering the planet failed", failure)

@@ -31,6 +31,7 @@ from planetd.boundaries import (
     FeedStatus,
     FeedURL,
     Fetches,
+    Metrics,
     ParsedFeed,
     Parses,
     PlanetConfig,
@@ -39,6 +40,7 @@ from planetd.boundaries import (
     Stores,
 )
 from planetd.decide import decide_poll, needs_parse
+from planetd.nometrics import NULL_METRICS
 from planetd.schedule import Bounds, startup_delays
 
 
@@ -66,6 +68,7 @@ class Poller:
         *,
         rng: random.Random | None = None,
         on_poll: Callable[[PollReport], None] | None = None,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self.config = config
         self.store = store
@@ -74,6 +77,7 @@ class Poller:
         self.reactor = reactor
         self.rng = rng or random.Random()
         self.on_poll = on_poll
+        self.metrics = metrics
         self.bounds = Bounds(min_interval=config.min_interval, max_interval=config.max_interval)
         self.feeds: dict[FeedURL, FeedConfig] = {f.url: f for f in config.feeds}
         self.states: dict[FeedURL, FeedState] = {}
@@ -218,14 +222,17 @@ class Poller:
             timeout=feed.feed_timeout,
             max_bytes=feed.max_feed_bytes,
         )
+        self.metrics.fetch_finished(fetched.elapsed)
         parsed: ParsedFeed | None = None
         if needs_parse(state, fetched):
             assert fetched.body is not None
             try:
                 known = await self.store.known_hashes(url)
+                parse_started = self.reactor.seconds()
                 parsed = await self.parser.parse(
                     fetched.body, fetched.final_url or url, fetched.content_type, known
                 )
+                self.metrics.parse_finished(self.reactor.seconds() - parse_started)
             except Exception as e:
                 parsed = ParsedFeed(error=f"parser failed: {type(e).__name__}: {e}"[:300])
         now = self.now()
@@ -274,6 +281,7 @@ class Poller:
             new_entries=record.new_entries,
             error_text=f": {report.error}" if report.error else "",
         )
+        self.metrics.poll_finished(report)
         if self.on_poll is not None:
             self.on_poll(report)
         return report

@@ -12,7 +12,7 @@ Must not import Twisted or SQLite.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -21,6 +21,7 @@ import jinja2
 
 from planetd import __version__
 from planetd.boundaries import FeedStatus, PlanetConfig, StoredEntry
+from planetd.faces import face_views
 from planetd.river import (
     FeedView,
     RiverPage,
@@ -48,9 +49,14 @@ def _latest_change(entries: Sequence[StoredEntry], now: datetime) -> datetime:
 
 
 class Renderer:
-    """The Jinja2 environment for one planet: autoescaped, strict about undefined names."""
+    """The Jinja2 environment for one planet: autoescaped, strict about undefined names.
 
-    def __init__(self, config: PlanetConfig) -> None:
+    ``faces`` names the face files that exist (read from ``faces_dir``): a
+    feed whose face file is not among them shows no face. Templates see each
+    feed's face as ``faces[feed_url]`` (a :class:`planetd.faces.FaceView`).
+    """
+
+    def __init__(self, config: PlanetConfig, faces: Collection[str] = ()) -> None:
         self.config = config
         dirs = [d for d in (config.template_dir, default_template_dir()) if d]
         self.env = jinja2.Environment(
@@ -67,6 +73,7 @@ class Renderer:
             rfc822=lambda d: format_datetime(d.astimezone(timezone.utc), usegmt=True),
             format_date=lambda d: format_date(d, config.date_format),
             entry_uri=entry_uri,
+            faces=face_views(config, faces),
         )
 
     def _page(self, name: str, **context: Any) -> bytes:

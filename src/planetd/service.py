@@ -5,13 +5,15 @@ the pages (so the first visitor pays nothing), start listening, then start
 polling and say that it is ready; on stop, the reverse, with in-flight polls
 given a moment to finish and the database checkpointed and closed. The
 parts themselves are assembled, opened and closed by
-:class:`planetd.wiring.PlanetAssembly`; this module adds the ports.
+:class:`planetd.wiring.PlanetAssembly`; this module adds the ports: the
+public ones, and ``/metrics`` alone on its own port when ``metrics_listen``
+is set. Every answered request is counted by route template and status.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from twisted.application.service import Service
@@ -19,6 +21,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.http import Request
 from twisted.web.server import Site as WebSite
 
 from planetd import __version__
@@ -41,18 +45,28 @@ class _PlanetSite(WebSite):
 
     noisy = False  # no "Starting factory <...>" lines
 
-    def __init__(self, resource: object, *, access_log: bool) -> None:
+    def __init__(
+        self,
+        resource: object,
+        *,
+        access_log: bool,
+        on_answer: Callable[[Request], None] | None = None,
+    ) -> None:
         super().__init__(resource, timeout=60)  # type: ignore[no-untyped-call]
         self.access_log = access_log
+        self.on_answer = on_answer
         self.displayTracebacks = False
 
     def logPrefix(self) -> str:
         """How the port's own lines name us: "planetd web starting on 8080"."""
         return "planetd web"
 
-    def log(self, request: object) -> None:
+    def log(self, request: Request) -> None:
+        """Called once per answered request: count it, and log it if asked to."""
+        if self.on_answer is not None:
+            self.on_answer(request)
         if self.access_log:
-            super().log(request)  # type: ignore[arg-type]
+            super().log(request)
 
 
 def where(address: object) -> str:
@@ -80,10 +94,12 @@ class PlanetService(Service):
         *,
         rng: random.Random | None = None,
         workers: int | None = None,
+        metrics_endpoint: IStreamServerEndpoint | None = None,
     ) -> None:
         self.config = config
         self.reactor = reactor
         self.endpoints = list(endpoints)
+        self.metrics_endpoint = metrics_endpoint
         self.parts = PlanetAssembly(
             config,
             database,
@@ -107,9 +123,21 @@ class PlanetService(Service):
     async def _start(self) -> None:
         started = self.reactor.seconds()
         await self.parts.open()
-        site = _PlanetSite(self.web.app.resource(), access_log=self.config.access_log)
+        metrics, route_of = self.parts.metrics, self.web.route_of
+
+        def count(request: Request) -> None:
+            metrics.request_served(route_of(request.path, request.method), request.code)
+
+        site = _PlanetSite(
+            self.web.app.resource(), access_log=self.config.access_log, on_answer=count
+        )
         for endpoint in self.endpoints:
             self.ports.append(await endpoint.listen(site))
+        if self.metrics_endpoint is not None:
+            root = Resource()
+            root.putChild(b"metrics", self.parts.metrics_page)
+            metrics_site = _PlanetSite(root, access_log=False)
+            self.ports.append(await self.metrics_endpoint.listen(metrics_site))
         self.poller.start()
         self.log.info(
             "planetd {version} ready in {elapsed:.2f}s: {feeds} feeds, serving on {where}",

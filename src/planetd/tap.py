@@ -17,6 +17,8 @@ from twisted.python import usage
 from planetd.config import DEFAULT_LISTEN
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import IStreamServerEndpoint
+
     from planetd.boundaries import IDaemonReactor
     from planetd.service import PlanetService
 
@@ -54,12 +56,27 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
+def _endpoint(reactor: IDaemonReactor, description: str) -> IStreamServerEndpoint:
+    """The server endpoint ``description`` names; ``ValueError`` saying why if none."""
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
+    except IndexError:
+        # systemd:...:index=N, and systemd passed fewer sockets (LISTEN_FDS).
+        raise ValueError(
+            "systemd passed no socket at that index (start it through its .socket unit)"
+        ) from None
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"not a server endpoint ({e})") from None
+    return endpoint
+
+
 def makeService(options: Options) -> PlanetService:
     """Read the config, check the database, and build the service tree."""
     from twisted.internet import reactor as installed
-    from twisted.internet.endpoints import serverFromString
 
-    from planetd.config import ConfigError, load_config
+    from planetd.config import ConfigError, key_error, load_config
     from planetd.service import PlanetService
     from planetd.store import StoreError, open_database
 
@@ -67,18 +84,24 @@ def makeService(options: Options) -> PlanetService:
         config = load_config(options["config"])
     except ConfigError as e:
         _fail(str(e))
+    # The global reactor provides every interface the daemon uses (see IDaemonReactor).
+    reactor = cast("IDaemonReactor", installed)
+    metrics_endpoint = None
+    if config.metrics_listen:
+        try:
+            metrics_endpoint = _endpoint(reactor, config.metrics_listen)
+        except ValueError as e:
+            _fail(str(key_error(config.path, "metrics_listen", str(e))))
     database = options["database"] or config.database
     try:
         open_database(database).close()
     except StoreError as e:
         _fail(str(e))
-    # The global reactor provides every interface the daemon uses (see IDaemonReactor).
-    reactor = cast("IDaemonReactor", installed)
     listen = options["listen"] or list(config.listen) or [DEFAULT_LISTEN]
     endpoints = []
     for description in listen:
         try:
-            endpoints.append(serverFromString(reactor, description))
-        except (ValueError, TypeError, KeyError) as e:
-            _fail(f"--listen {description!r}: not a server endpoint ({e})")
-    return PlanetService(config, database, endpoints, reactor)
+            endpoints.append(_endpoint(reactor, description))
+        except ValueError as e:
+            _fail(f"--listen {description!r}: {e}")
+    return PlanetService(config, database, endpoints, reactor, metrics_endpoint=metrics_endpoint)

@@ -1,7 +1,11 @@
 """The Klein face: every output over HTTP, cached, conditional and compressed.
 
 Owns HTTP only: routes, query validation (bad input is a 400 with a JSON
-error) and ``/healthz``. What the bytes say comes from
+error), ``/healthz``, the feeds' faces at ``/faces/<file>`` (read once at
+start, served from memory) and the guard of ``/metrics`` on the public
+listener (loopback clients only, unless ``metrics_public``; not served at
+all when ``metrics_listen`` gives it a listener of its own), and which route
+template a request matched (the label of its metrics). What the bytes say comes from
 :class:`planetd.site.Site`; when they are built and which a request gets is
 :class:`planetd.outputs.OutputCache`'s; validators, ``304``, gzip and
 headers are :mod:`planetd.httpcache`'s. It is assembled by
@@ -10,14 +14,20 @@ headers are :mod:`planetd.httpcache`'s. It is assembled by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from klein import Klein
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
 
 from planetd.boundaries import FeedURL, Output, ReadsPlanet
-from planetd.httpcache import STYLESHEET, bad_request, prepare, serve
+from planetd.faces import face_content_type
+from planetd.httpcache import FACE, STYLESHEET, bad_request, prepare, serve
 from planetd.outputs import OutputCache
 from planetd.river import CursorError, decode_cursor
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, Site
@@ -31,6 +41,10 @@ class PlanetWeb:
         outputs: The cache of rendered outputs (the fixed ones are built by ``site``).
         stylesheet: The bytes of ``/planetd.css``.
         is_running: Whether the poller runs (``/healthz`` says ok only then).
+        faces: The face files, by name, served at ``/faces/<name>``.
+        metrics: The ``/metrics`` resource for the public listener, or None when
+            metrics are served on a listener of their own (then this one says 404).
+        metrics_public: Serve ``/metrics`` to every client, not only loopback ones.
     """
 
     app = Klein()
@@ -42,6 +56,9 @@ class PlanetWeb:
         *,
         stylesheet: bytes,
         is_running: Callable[[], bool] = lambda: True,
+        faces: Mapping[str, bytes] | None = None,
+        metrics: IResource | None = None,
+        metrics_public: bool = False,
     ) -> None:
         self.site = site
         self.outputs = outputs
@@ -49,6 +66,30 @@ class PlanetWeb:
         self._stylesheet = prepare(
             Output(stylesheet, "text/css; charset=utf-8"), outputs.now(), None, STYLESHEET
         )
+        self._faces = {
+            name: prepare(Output(body, content_type), outputs.now(), None, FACE)
+            for name, body in (faces or {}).items()
+            if (content_type := face_content_type(name)) is not None
+        }
+        self._metrics = metrics
+        self._metrics_public = metrics_public
+
+    def route_of(self, path: bytes, method: bytes) -> str:
+        """The route template a request matched (``/feeds/<string:fid>``), or ``other``.
+
+        Metrics label requests by it, so a crawler walking random paths adds
+        no new series.
+        """
+        adapter = self.app.url_map.bind(
+            "localhost",
+            path_info=path.decode("utf-8", "replace"),
+            default_method=method.decode("latin-1"),
+        )
+        try:
+            rule, _ = adapter.match(return_rule=True)
+        except (HTTPException, RoutingException):
+            return "other"
+        return str(rule.rule)
 
     # -- routes -------------------------------------------------------------------
 
@@ -140,6 +181,28 @@ class PlanetWeb:
         assert cached is not None
         return serve(request, cached)
 
+    @app.route("/faces/<string:name>", methods=["GET", "HEAD"])
+    def face(self, request: IRequest, name: str) -> bytes:
+        cached = self._faces.get(name)
+        if cached is None:
+            request.setResponseCode(404)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"no such face\n"
+        return serve(request, cached)
+
+    @app.route("/metrics", methods=["GET", "HEAD"])
+    def metrics(self, request: IRequest) -> IResource | bytes:
+        request.setHeader(b"cache-control", b"no-store")
+        if self._metrics is None:
+            request.setResponseCode(404)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"metrics are served on their own listener (metrics_listen)\n"
+        if not (self._metrics_public or _is_local(request)):
+            request.setResponseCode(403)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"metrics are served to loopback clients only (metrics_public = yes)\n"
+        return self._metrics
+
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -148,6 +211,19 @@ class PlanetWeb:
             return b"ok\n"
         request.setResponseCode(503)
         return b"starting\n"
+
+
+def _is_local(request: IRequest) -> bool:
+    """True for a client on this machine: a loopback address, or a UNIX socket."""
+    address = request.getClientAddress()
+    if not isinstance(address, IPv4Address | IPv6Address):
+        return True  # a UNIX socket: only local processes can connect
+    try:
+        ip = ipaddress.ip_address(address.host.split("%")[0])
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _arg(request: IRequest, name: str) -> str | None:

@@ -6,6 +6,9 @@ exactly this), how the web face is put together (:func:`web_face`: renderer,
 site, output cache, Klein app and stylesheet), how the daemon joins the two
 (:class:`PlanetAssembly`, used by :class:`planetd.service.PlanetService` and
 by the tests' in-process planet), and the order in which they open and close.
+The assembly also owns the daemon's metrics (one
+:class:`planetd.prometheus.PrometheusMetrics`, handed to every part that
+reports) and reads the feeds' face files once, before the reactor runs.
 It decides nothing and starts no timer: the daemon calls ``poller.start()``
 for the endless loop, the command line calls ``poller.poll_once(...)``.
 
@@ -19,19 +22,26 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from planetd.boundaries import PlanetConfig, PollReport, Stores
+from twisted.logger import Logger
+
+from planetd.boundaries import Metrics, PlanetConfig, PollReport, Stores
 from planetd.config import file_path
 from planetd.dbthreads import Store
+from planetd.faces import read_faces
 from planetd.fetch import Fetcher
+from planetd.nometrics import NULL_METRICS
 from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.workers import ParsePool
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
+    from twisted.web.resource import IResource
 
     from planetd.boundaries import IDaemonReactor
     from planetd.web import PlanetWeb
+
+log = Logger()
 
 
 def user_agent(config: PlanetConfig) -> str:
@@ -52,6 +62,7 @@ class Aggregation:
         rng: Jitter source for the poller.
         workers: Parse processes (default: one per core).
         on_poll: Called with every finished poll's :class:`PollReport`.
+        metrics: Told of every poll, fetch, parse and parse-pool restart.
     """
 
     def __init__(
@@ -63,17 +74,25 @@ class Aggregation:
         rng: random.Random | None = None,
         workers: int | None = None,
         on_poll: Callable[[PollReport], None] | None = None,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self.config = config
         self.store = Store(reactor, database)
-        self.parser = ParsePool(reactor, workers=workers)
+        self.parser = ParsePool(reactor, workers=workers, metrics=metrics)
         self.fetcher = Fetcher(
             reactor,
             user_agent=user_agent(config),
             resolve_file=lambda url: file_path(url, config.path),
         )
         self.poller = Poller(
-            config, self.store, self.fetcher, self.parser, reactor, rng=rng, on_poll=on_poll
+            config,
+            self.store,
+            self.fetcher,
+            self.parser,
+            reactor,
+            rng=rng,
+            on_poll=on_poll,
+            metrics=metrics,
         )
         self._closed = False
 
@@ -111,6 +130,8 @@ def web_face(
     *,
     is_running: Callable[[], bool] = lambda: True,
     rebuild_delay: float = REBUILD_DELAY,
+    metrics: Metrics = NULL_METRICS,
+    metrics_page: IResource | None = None,
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -121,19 +142,36 @@ def web_face(
         is_running: Whether the poller runs (``/healthz`` says ok only then).
         rebuild_delay: Least seconds between two rebuilds of the pages (0: a request
             after a write always waits for the rebuild).
+        metrics: Told how long each build of the pages took.
+        metrics_page: ``/metrics`` on this web face (None: 404 there).
+
+    The feeds' face files are read here, once: a missing one is logged and
+    shows no face.
     """
     from planetd.outputs import OutputCache
     from planetd.render import Renderer, read_stylesheet
     from planetd.site import Site
     from planetd.web import PlanetWeb
 
-    renderer = Renderer(config)
+    faces = read_faces(config)
+    for problem in faces.problems:
+        log.warn("{problem}", problem=problem)
+    renderer = Renderer(config, faces.files)
     site = Site(config, renderer)
     return PlanetWeb(
         site,
-        OutputCache(store, reactor, site.build_all, rebuild_delay=rebuild_delay),
+        OutputCache(
+            store,
+            reactor,
+            site.build_all,
+            rebuild_delay=rebuild_delay,
+            on_built=metrics.page_built,
+        ),
         stylesheet=read_stylesheet(renderer),
         is_running=is_running,
+        faces=faces.files,
+        metrics=metrics_page,
+        metrics_public=config.metrics_public,
     )
 
 
@@ -152,6 +190,10 @@ class PlanetAssembly:
         workers: Parse processes (default: one per core).
         is_running: Whether the poll loop runs (``/healthz`` says ok only then).
         rebuild_delay: Least seconds between two rebuilds of the pages.
+
+    ``metrics`` counts for ``/metrics``: served by the web face, or, with
+    ``metrics_listen``, by :attr:`metrics_page` on a listener of its own
+    (which :class:`planetd.service.PlanetService` opens).
     """
 
     def __init__(
@@ -165,11 +207,23 @@ class PlanetAssembly:
         is_running: Callable[[], bool] = lambda: True,
         rebuild_delay: float = REBUILD_DELAY,
     ) -> None:
-        self.aggregation = Aggregation(config, database, reactor, rng=rng, workers=workers)
+        from planetd.prometheus import PrometheusMetrics
+
+        self.metrics = PrometheusMetrics(lambda: list(self.poller.states.values()))
+        self.metrics_page = self.metrics.resource(reactor)
+        self.aggregation = Aggregation(
+            config, database, reactor, rng=rng, workers=workers, metrics=self.metrics
+        )
         self.store = self.aggregation.store
         self.poller = self.aggregation.poller
         self.web = web_face(
-            config, self.store, reactor, is_running=is_running, rebuild_delay=rebuild_delay
+            config,
+            self.store,
+            reactor,
+            is_running=is_running,
+            rebuild_delay=rebuild_delay,
+            metrics=self.metrics,
+            metrics_page=None if config.metrics_listen else self.metrics_page,
         )
 
     async def open(self) -> None:

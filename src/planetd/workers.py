@@ -22,7 +22,8 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 
-from planetd.boundaries import EntryKey, ParsedFeed
+from planetd.boundaries import EntryKey, Metrics, ParsedFeed
+from planetd.nometrics import NULL_METRICS
 from planetd.parse import parse_feed
 
 
@@ -75,6 +76,7 @@ class ParsePool:
         workers: int | None = None,
         time_limit: float = 60.0,
         target: Callable[[bytes, str, str | None, dict[EntryKey, str]], ParsedFeed] = parse_feed,
+        metrics: Metrics = NULL_METRICS,
     ) -> None:
         self._reactor: IReactorTime = reactor
         self._from_threads: IReactorFromThreads = reactor
@@ -85,6 +87,7 @@ class ParsePool:
         self._executor: ProcessPoolExecutor | None = None
         self.generation = 0
         self.restarts = 0
+        self._metrics = metrics
 
     def start(self) -> None:
         """Start the workers now, so the first poll does not wait for them."""
@@ -120,6 +123,7 @@ class ParsePool:
             return
         executor, self._executor = self._executor, None
         self.restarts += 1
+        self._metrics.worker_restarted()
         processes = list(getattr(executor, "_processes", {}).values())
         for process in processes:
             process.kill()
