@@ -36,6 +36,7 @@ LAYERS: dict[str, str] = {
     "site": "core",
     "shapes": "core",
     "opml": "core",
+    "reload": "core",
     "subscriptions": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
@@ -59,6 +60,7 @@ LAYERS: dict[str, str] = {
     "tap": "root",
     "cli": "root",
     "commands": "root",
+    "reloading": "root",
 }
 
 #: Layers a module may import from, besides itself (and the package's ``__version__``).

@@ -89,6 +89,8 @@ class FeedConfig:
     cache_keep_entries: int | None = None
     #: Every key of the section as written, for templates that want more (face, ...).
     extra: Mapping[str, str] = attrs.field(factory=dict)
+    #: The reading list (its URL) this feed came from, or None for a feed section.
+    reading_list: FeedURL | None = None
 
 
 @attrs.frozen
@@ -127,6 +129,8 @@ class PlanetConfig:
     ignored: tuple[tuple[str, str], ...] = ()
     #: Keys that planetd does not know at all (reported, never fatal).
     unknown: tuple[str, ...] = ()
+    #: Feed sections with ``content_type = opml`` (or ``foaf``): subscription lists.
+    reading_lists: tuple[ReadingList, ...] = ()
 
 
 @attrs.frozen
@@ -414,3 +418,49 @@ if TYPE_CHECKING:
         (``IReactorCore``). The real reactor provides them all. Declared for
         the type checker only: this module imports no Twisted at run time.
         """
+
+
+# -- reload and reading lists ------------------------------------------------------------
+
+
+@attrs.frozen
+class ReadingList:
+    """A Venus reading list: a feed section whose URL names a list of feeds, not a feed.
+
+    It is fetched like a feed (``defaults`` carries its own interval, timeout
+    and size limit); every feed it lists is ``defaults`` with that feed's URL
+    and name, so the section's other keys apply to each of them.
+    """
+
+    url: FeedURL
+    name: str
+    #: ``opml`` or ``foaf``, as the section's ``content_type`` says.
+    content_type: str
+    defaults: FeedConfig
+
+
+@attrs.frozen
+class ListedFeed:
+    """One feed as a reading list names it: its URL and the name to show."""
+
+    url: str
+    name: str
+
+
+@attrs.frozen
+class ReadingListState:
+    """What the store keeps of a reading list: its feeds as last fetched, and validators."""
+
+    url: FeedURL
+    feeds: tuple[ListedFeed, ...] = ()
+    validators: Validators = Validators()
+    fetched_at: datetime | None = None
+    last_error: str | None = None
+
+
+class StoresReadingLists(Protocol):
+    """What the daemon's reading lists need of the store: the feeds each list last named."""
+
+    def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
+
+    def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...

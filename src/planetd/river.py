@@ -132,6 +132,11 @@ def shown_name(state: FeedState, config: FeedConfig | None) -> str:
     return config.name if config is not None else state.name
 
 
+def reading_list_of(config: FeedConfig | None) -> str | None:
+    """The reading list a feed came from (its URL), or None for a feed section."""
+    return config.reading_list if config is not None else None
+
+
 def shown_next_poll(state: FeedState) -> datetime | None:
     """When the feed is polled next; a gone feed (HTTP 410) is never polled again."""
     return state.next_poll_at if state.status is not FeedStatus.GONE else None
@@ -160,6 +165,8 @@ class FeedView:
     entry_count: int
     moved_to: str | None
     hidden: dict[str, int]
+    #: The reading list (its URL) the feed came from, or None.
+    reading_list: str | None = None
 
 
 def feed_id(url: str) -> str:
@@ -199,6 +206,7 @@ def feed_views(
             entry_count=s.entry_count,
             moved_to=s.moved_to,
             hidden=dict(hidden.get(s.url, {})),
+            reading_list=reading_list_of(configured.get(s.url)),
         )
         for s in states
     ]

@@ -5,14 +5,19 @@ the pages (so the first visitor pays nothing), start listening, then start
 polling and say that it is ready; on stop, the reverse, with in-flight polls
 given a moment to finish and the database checkpointed and closed. The
 parts themselves are assembled, opened and closed by
-:class:`planetd.wiring.PlanetAssembly`; this module adds the ports.
+:class:`planetd.wiring.PlanetAssembly`; this module adds the ports, and the
+``SIGHUP`` handler that reloads the config (:class:`planetd.reloading.Reloader`
+applies it). The handler only schedules the reload on the reactor; it is
+installed once the planet runs and the previous handler is put back on stop.
 """
 
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -23,10 +28,13 @@ from twisted.web.server import Site as WebSite
 
 from planetd import __version__
 from planetd.boundaries import PlanetConfig
+from planetd.reload import ReloadPlan
+from planetd.reloading import CurrentWeb, Reloader
 from planetd.wiring import PlanetAssembly
 
 if TYPE_CHECKING:
     from planetd.boundaries import IDaemonReactor
+    from planetd.web import PlanetWeb
 
 
 class _QuietSite(WebSite):
@@ -66,9 +74,18 @@ class PlanetService(Service):
         self.aggregation = self.parts.aggregation
         self.store = self.parts.store
         self.poller = self.parts.poller
-        self.web = self.parts.web
+        self.resource = CurrentWeb(self.web.app.resource())
+        self.reloader = Reloader(self.parts, self.resource, reactor)
         self.ports: list[IListeningPort] = []
         self.started: Deferred[None] | None = None
+        self._up = False
+        self._reload_waiting = False
+        self._previous_hup: Any = None
+
+    @property
+    def web(self) -> PlanetWeb:
+        """The web face serving now (a reload that changes pages replaces it)."""
+        return self.parts.web
 
     def startService(self) -> None:
         Service.startService(self)
@@ -81,11 +98,17 @@ class PlanetService(Service):
         # An idle or dripping client is dropped after a minute (twisted.web's
         # default is twelve hours), so slow clients cannot pile up for ever.
         kind = WebSite if self.config.access_log else _QuietSite
-        site = kind(self.web.app.resource(), timeout=60)  # type: ignore[no-untyped-call]
+        self.resource.current = self.web.app.resource()
+        site = kind(self.resource, timeout=60)  # type: ignore[no-untyped-call]
         site.displayTracebacks = False
         for endpoint in self.endpoints:
             self.ports.append(await endpoint.listen(site))
+        await self.reloader.load_list_states()
         self.poller.start()
+        self._install_hup()
+        self._up = True
+        if self._reload_waiting:
+            self.request_reload()
         self.log.info(
             "planetd {version} ready in {elapsed:.2f}s: {feeds} feeds, serving on {where}",
             version=__version__,
@@ -98,8 +121,38 @@ class PlanetService(Service):
         self.log.failure("planetd could not start", failure)
         self.reactor.stop()
 
+    # -- reload ---------------------------------------------------------------------
+
+    def _install_hup(self) -> None:
+        if hasattr(signal, "SIGHUP"):
+            self._previous_hup = signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _remove_hup(self) -> None:
+        if hasattr(signal, "SIGHUP") and self._up:
+            previous = self._previous_hup
+            signal.signal(signal.SIGHUP, signal.SIG_DFL if previous is None else previous)
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        # A signal handler may interrupt the reactor anywhere: it only schedules.
+        self.reactor.callFromThread(self.request_reload)
+
+    def request_reload(self) -> Deferred[ReloadPlan | None] | None:
+        """Reload the config now, or as soon as the planet runs; None if deferred or stopped."""
+        if not self.running:
+            return None
+        if not self._up:
+            self.log.info("reload requested while starting: it runs once the planet is up")
+            self._reload_waiting = True
+            return None
+        self._reload_waiting = False
+        d = Deferred.fromCoroutine(self.reloader.reload())
+        d.addErrback(lambda f: self.log.failure("reloading the config failed", f))
+        return d
+
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
+        self._remove_hup()
+        self._up = False
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
