@@ -162,8 +162,8 @@ def test_no_request_fails_while_the_daemon_reloads(
     result = run_load(daemon.port, ["/"], clients=200, seconds=reloads + 2.0)
     editor.join()
     daemon.wait_until(lambda: daemon.log().count("reloaded ") >= reloads, 15, "every reload")
-    requests = len(result.latencies)
-    print(f"\nreload figure: {requests} requests during {reloads} reloads, {len(result.errors)} failed")
+    requests, failed = len(result.latencies), len(result.errors)
+    print(f"\nreload figure: {requests} requests during {reloads} reloads, {failed} failed")
     assert result.errors == []
     assert requests > 200
 
