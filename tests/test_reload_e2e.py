@@ -207,10 +207,13 @@ def test_a_reading_list_subscribes_to_its_feeds(
     daemon = make_daemon(config)
     daemon.start()
     daemon.wait_until(lambda: len(titles(daemon)) == 4, 30, "the listed feeds' entries")
-    feeds = {f["url"]: f for f in daemon.json("/api/feeds")["feeds"]}
-    assert set(feeds) == {a, b}
-    assert feeds[a]["name"] == "Alpha from the list"
-    assert feeds[a]["reading_list"] == listed
+
+    def shown() -> dict[str, tuple[str, str]]:
+        feeds = daemon.json("/api/feeds")["feeds"]
+        return {f["url"]: (f["name"], f["reading_list"]) for f in feeds}
+
+    wanted = {a: ("Alpha from the list", listed), b: ("Beta from the list", listed)}
+    daemon.wait_until(lambda: shown() == wanted, 10, "the feeds named and shown by their list")
     assert listed.encode() in daemon.get("/feeds")[2]
 
     write_list({a: "Alpha from the list"})

@@ -151,13 +151,16 @@ class Reloader:
 
     async def _apply(
         self,
-        config: PlanetConfig,
+        config: PlanetConfig | None,
         listed: tuple[FeedURL, tuple[ListedFeed, ...]] | None,
     ) -> ReloadPlan:
-        """Run ``config`` (with one list's new feeds, if given): store, poller, then pages."""
+        """Run ``config`` (None: the file's as last loaded) with one list's new feeds, if
+        given: the store first, then the poller, then the pages."""
         await self._lock.acquire()
         try:
-            self.file_config = config
+            if config is not None:
+                self.file_config = config
+            config = self.file_config
             if listed is not None:
                 self.listed[listed[0]] = listed[1]
             wanted = {r.url for r in config.reading_lists}
@@ -218,7 +221,7 @@ class Reloader:
         self.list_states[url] = state
         await self.assembly.aggregation.store.save_reading_list(state)
         if feeds is not None:
-            plan = await self._apply(self.file_config, (url, feeds))
+            plan = await self._apply(None, (url, feeds))
             self.log.info(
                 "reading list {url}: {count} feeds, {added} added, {removed} removed",
                 url=url,

@@ -81,6 +81,7 @@ class PlanetService(Service):
         self._up = False
         self._reload_waiting = False
         self._previous_hup: Any = None
+        self._hup_installed = False
 
     @property
     def web(self) -> PlanetWeb:
@@ -124,11 +125,19 @@ class PlanetService(Service):
     # -- reload ---------------------------------------------------------------------
 
     def _install_hup(self) -> None:
-        if hasattr(signal, "SIGHUP"):
+        self._hup_installed = False
+        if not hasattr(signal, "SIGHUP"):
+            return
+        try:
             self._previous_hup = signal.signal(signal.SIGHUP, self._on_hup)
+        except ValueError:  # not the main thread (an embedding program): no signal
+            self.log.warn("SIGHUP does not reload here: the reactor is not in the main thread")
+            return
+        self._hup_installed = True
 
     def _remove_hup(self) -> None:
-        if hasattr(signal, "SIGHUP") and self._up:
+        if self._hup_installed:
+            self._hup_installed = False
             previous = self._previous_hup
             signal.signal(signal.SIGHUP, signal.SIG_DFL if previous is None else previous)
 
