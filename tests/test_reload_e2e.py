@@ -274,3 +274,22 @@ def test_planetd_reload_signals_the_daemon_of_a_pidfile(
     assert missing.returncode == 1
     assert "no planetd runs with pidfile twistd.pid (no such file)" in missing.stderr
     assert os.path.exists(config)
+
+
+def test_planetd_reload_reports_a_broken_config_and_signals_nothing(tmp_path: Path) -> None:
+    """``planetd reload`` on a config that does not load names file, line and key and
+    exits 1 before looking for a daemon (a pid file that exists is left alone)."""
+    config = tmp_path / "planet.ini"
+    config.write_text("[Planet]\nname = P\npoll_interval = soon\n")
+    pidfile = tmp_path / "twistd.pid"
+    pidfile.write_text("1\n")
+    done = subprocess.run(
+        [*planetd_cli(), "reload", str(config), "--pidfile", str(pidfile)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+    )
+    assert done.returncode == 1
+    assert done.stderr == f"planetd: {config}:3: key 'poll_interval': expected a duration" + (
+        " such as 30s, 15m, 2h or 1d, got 'soon'\n"
+    )

@@ -7,6 +7,12 @@ a result *means* (next state, next poll time) is decided by
 :mod:`planetd.decide`; this module decides nothing and never lets one feed's
 failure reach another: every poll ends in a stored outcome and a rescheduled
 timer, whatever happened.
+
+Reading lists share the heap and the caps: a list's turn calls ``on_list``
+(the reload shell fetches and applies it) and is rescheduled after the delay
+it answers. :meth:`Poller.reconfigure` takes a new config while running:
+removed feeds leave the schedule (a poll in flight finishes and is not
+rescheduled), added ones are scheduled as at a start, the rest keep theirs.
 """
 
 from __future__ import annotations

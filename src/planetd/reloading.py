@@ -204,6 +204,7 @@ class Reloader:
                 )
             except OpmlError as e:
                 error = str(e)
+        answered = error is None and fetched.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED)
         failed = error is not None or fetched.kind in (FetchKind.FAILED, FetchKind.GONE)
         if failed:
             self.log.warn(
@@ -214,7 +215,7 @@ class Reloader:
         state = attrs.evolve(
             state,
             feeds=state.feeds if feeds is None else feeds,
-            validators=state.validators if failed else fetched.validators,
+            validators=fetched.validators if answered else state.validators,
             fetched_at=self.now(),
             last_error=error,
         )
