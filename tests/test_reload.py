@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+import attrs
 import pytest
 
-from planetd.boundaries import FeedURL, ListedFeed
+from planetd.boundaries import (
+    FeedURL,
+    FetchKind,
+    FetchResult,
+    ListedFeed,
+    ReadingListState,
+    Validators,
+)
 from planetd.config import parse_config
 from planetd.opml import OpmlError
-from planetd.reload import ReloadPlan, effective_config, listed_feeds, plan_reload
+from planetd.reload import (
+    ReloadPlan,
+    effective_config,
+    list_fetched,
+    listed_feeds,
+    plan_reload,
+)
 
 HEAD = "[Planet]\nname = P\n"
 
@@ -146,3 +162,46 @@ def test_a_feed_leaving_a_list_is_removed_like_a_reload() -> None:
     plan = plan_reload(old, new)
     assert plan.removed == ("https://b.example/",)
     assert plan.added == () and plan.changed == ()
+
+
+LIST = FeedURL("https://l.example/list.opml")
+WHEN = datetime(2026, 7, 4, tzinfo=timezone.utc)
+KNOWN = ReadingListState(
+    url=LIST, feeds=(ListedFeed("https://a.example/", "A"),), validators=Validators(etag='"1"')
+)
+
+
+def test_a_list_read_anew_takes_its_feeds_and_validators() -> None:
+    """A 200 read as OPML replaces the list's feeds and validators and clears its error."""
+    fetched = FetchResult(kind=FetchKind.OK, http_status=200, validators=Validators(etag='"2"'))
+    feeds = (ListedFeed("https://b.example/", "B"),)
+    state = list_fetched(attrs.evolve(KNOWN, last_error="x"), fetched, feeds, None, WHEN)
+    assert state == ReadingListState(
+        url=LIST, feeds=feeds, validators=Validators(etag='"2"'), fetched_at=WHEN
+    )
+
+
+@pytest.mark.parametrize(
+    ("fetched", "error", "why"),
+    [
+        (FetchResult(kind=FetchKind.FAILED, http_status=404, error="HTTP 404"), None, "HTTP 404"),
+        (FetchResult(kind=FetchKind.GONE, http_status=410), None, "gone"),
+        (FetchResult(kind=FetchKind.OK, validators=Validators(etag='"3"')), "not OPML", "not OPML"),
+    ],
+)
+def test_a_list_that_fails_keeps_its_feeds_and_validators(
+    fetched: FetchResult, error: str | None, why: str
+) -> None:
+    """A list that fails, is gone or is not OPML keeps the feeds it last named (nobody is
+    unsubscribed by an outage) and its validators, and says why."""
+    state = list_fetched(KNOWN, fetched, None, error, WHEN)
+    assert state.feeds == KNOWN.feeds
+    assert state.validators == KNOWN.validators
+    assert state.last_error == why
+
+
+def test_an_unchanged_list_keeps_its_feeds() -> None:
+    """A 304 keeps the feeds and takes the answer's validators."""
+    fetched = FetchResult(kind=FetchKind.NOT_MODIFIED, validators=Validators(etag='"1"'))
+    state = list_fetched(KNOWN, fetched, None, None, WHEN)
+    assert (state.feeds, state.last_error, state.fetched_at) == (KNOWN.feeds, None, WHEN)

@@ -17,15 +17,19 @@ Twisted, ``sqlite3`` or anything that does I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import attrs
 
 from planetd.boundaries import (
     FeedConfig,
     FeedURL,
+    FetchKind,
+    FetchResult,
     ListedFeed,
     PlanetConfig,
     ReadingList,
+    ReadingListState,
 )
 from planetd.opml import parse_opml, usable_url
 
@@ -138,3 +142,31 @@ def effective_config(
                 present.add(FeedURL(entry.url))
                 feeds.append(list_feed(reading_list, entry))
     return attrs.evolve(config, feeds=tuple(feeds))
+
+
+def list_fetched(
+    state: ReadingListState,
+    fetched: FetchResult,
+    feeds: tuple[ListedFeed, ...] | None,
+    error: str | None,
+    now: datetime,
+) -> ReadingListState:
+    """A reading list's state after one fetch.
+
+    ``feeds`` are what the body named (None when there was no usable body),
+    ``error`` why the body could not be read, if so. Only a usable answer
+    (200 read as OPML, or 304) moves the validators; whatever happened, the
+    list keeps the feeds it named last until it names others, so a failing
+    list never unsubscribes anyone.
+    """
+    error = error or fetched.error
+    if error is None and fetched.kind in (FetchKind.FAILED, FetchKind.GONE):
+        error = fetched.kind.value
+    answered = error is None and fetched.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED)
+    return attrs.evolve(
+        state,
+        feeds=state.feeds if feeds is None else feeds,
+        validators=fetched.validators if answered else state.validators,
+        fetched_at=now,
+        last_error=error,
+    )

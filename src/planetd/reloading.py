@@ -24,7 +24,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-import attrs
 from twisted.internet.defer import DeferredLock
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -40,7 +39,13 @@ from planetd.boundaries import (
 )
 from planetd.config import ConfigError, load_config
 from planetd.opml import OpmlError
-from planetd.reload import ReloadPlan, effective_config, listed_feeds, plan_reload
+from planetd.reload import (
+    ReloadPlan,
+    effective_config,
+    list_fetched,
+    listed_feeds,
+    plan_reload,
+)
 from planetd.schedule import next_poll_delay
 
 if TYPE_CHECKING:
@@ -195,8 +200,8 @@ class Reloader:
         fetched = await self.assembly.aggregation.fetcher.fetch(
             url, state.validators, timeout=defaults.feed_timeout, max_bytes=defaults.max_feed_bytes
         )
-        error = fetched.error
         feeds: tuple[ListedFeed, ...] | None = None
+        error: str | None = None
         if fetched.kind is FetchKind.OK and fetched.body is not None:
             try:
                 feeds = await deferToThreadPool(
@@ -204,21 +209,13 @@ class Reloader:
                 )
             except OpmlError as e:
                 error = str(e)
-        answered = error is None and fetched.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED)
-        failed = error is not None or fetched.kind in (FetchKind.FAILED, FetchKind.GONE)
-        if failed:
+        state = list_fetched(state, fetched, feeds, error, self.now())
+        if state.last_error is not None:
             self.log.warn(
                 "reading list {url}: {error}; its feeds stay as last fetched",
                 url=url,
-                error=error or fetched.kind.value,
+                error=state.last_error,
             )
-        state = attrs.evolve(
-            state,
-            feeds=state.feeds if feeds is None else feeds,
-            validators=fetched.validators if answered else state.validators,
-            fetched_at=self.now(),
-            last_error=error,
-        )
         self.list_states[url] = state
         await self.assembly.aggregation.store.save_reading_list(state)
         if feeds is not None:
