@@ -36,6 +36,7 @@ LAYERS: dict[str, str] = {
     "site": "core",
     "shapes": "core",
     "opml": "core",
+    "reload": "core",
     "subscriptions": "core",
     "faces": "core",
     "nometrics": "core",
@@ -62,6 +63,7 @@ LAYERS: dict[str, str] = {
     "tap": "root",
     "cli": "root",
     "commands": "root",
+    "reloading": "root",
 }
 
 #: Layers a module may import from, besides itself (and the package's ``__version__``).

@@ -173,9 +173,7 @@ def test_the_daemon_serves_on_the_socket_systemd_hands_it(
         status, river = _get(port, "/")
         assert status == 200
         assert b"Planet Activated" in river
-        assert f"serving on http://127.0.0.1:{port}/" in (
-            log.read_text(errors="replace")
-        )
+        assert f"serving on http://127.0.0.1:{port}/" in (log.read_text(errors="replace"))
     finally:
         process.send_signal(signal.SIGTERM)
         try:

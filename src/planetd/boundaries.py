@@ -94,6 +94,8 @@ class FeedConfig:
     #: The face's width and height in pixels, as the ``<img>`` attributes say them.
     facewidth: int | None = None
     faceheight: int | None = None
+    #: The reading list (its URL) this feed came from, or None for a feed section.
+    reading_list: FeedURL | None = None
 
 
 @attrs.frozen
@@ -138,6 +140,8 @@ class PlanetConfig:
     ignored: tuple[tuple[str, str], ...] = ()
     #: Keys that planetd does not know at all (reported, never fatal).
     unknown: tuple[str, ...] = ()
+    #: Feed sections with ``content_type = opml`` (or ``foaf``): subscription lists.
+    reading_lists: tuple[ReadingList, ...] = ()
 
 
 @attrs.frozen
@@ -452,3 +456,49 @@ class Metrics(Protocol):
     def worker_restarted(self) -> None: ...
 
     def reloaded(self, ok: bool) -> None: ...
+
+
+# -- reload and reading lists ------------------------------------------------------------
+
+
+@attrs.frozen
+class ReadingList:
+    """A Venus reading list: a feed section whose URL names a list of feeds, not a feed.
+
+    It is fetched like a feed (``defaults`` carries its own interval, timeout
+    and size limit); every feed it lists is ``defaults`` with that feed's URL
+    and name, so the section's other keys apply to each of them.
+    """
+
+    url: FeedURL
+    name: str
+    #: ``opml`` or ``foaf``, as the section's ``content_type`` says.
+    content_type: str
+    defaults: FeedConfig
+
+
+@attrs.frozen
+class ListedFeed:
+    """One feed as a reading list names it: its URL and the name to show."""
+
+    url: str
+    name: str
+
+
+@attrs.frozen
+class ReadingListState:
+    """What the store keeps of a reading list: its feeds as last fetched, and validators."""
+
+    url: FeedURL
+    feeds: tuple[ListedFeed, ...] = ()
+    validators: Validators = Validators()
+    fetched_at: datetime | None = None
+    last_error: str | None = None
+
+
+class StoresReadingLists(Protocol):
+    """What the daemon's reading lists need of the store: the feeds each list last named."""
+
+    def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
+
+    def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...

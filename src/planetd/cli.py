@@ -102,6 +102,26 @@ class CheckOptions(_Command):
         return commands.check(self["config"])
 
 
+class ReloadOptions(_Command):
+    synopsis = "PLANET.INI [--pidfile PATH]"
+    longdesc = (
+        "Check a config, then ask the running daemon to re-read its config without a "
+        "restart (SIGHUP to the process named by the pid file; 'kill -HUP' does the same)."
+    )
+    optParameters = [
+        [
+            "pidfile",
+            "p",
+            None,
+            "The daemon's pid file, as given to twistd --pidfile "
+            "(default: twistd.pid in the current folder, twistd's own default).",
+        ]
+    ]
+
+    def run(self) -> int:
+        return commands.reload(self["config"], self["pidfile"])
+
+
 class PollOptions(_Command):
     synopsis = "PLANET.INI [--all] [--include-gone] [--database PATH]"
     longdesc = (
@@ -198,6 +218,7 @@ class Options(_Options):
     subCommands = [
         ["check", None, CheckOptions, "Validate a config file."],
         ["poll", None, PollOptions, "Poll due (or all) feeds once."],
+        ["reload", None, ReloadOptions, "Make the running daemon re-read its config."],
         ["render", None, RenderOptions, "Write a static site from the database."],
         ["feeds", None, FeedsOptions, "Show the feeds' health."],
         ["opml", None, OpmlOptions, "Export or import subscriptions as OPML."],
@@ -205,7 +226,9 @@ class Options(_Options):
 
     def postOptions(self) -> None:
         if not self.subCommand:
-            raise usage.UsageError("a command is required: check, poll, render, feeds or opml")
+            raise usage.UsageError(
+                "a command is required: check, poll, reload, render, feeds or opml"
+            )
 
 
 # -- entry point ---------------------------------------------------------------------

@@ -61,6 +61,12 @@ def check(config_path: str) -> int:
     print(f"{config.path}: valid")
     print(f"planet: {config.name}")
     print(f"feeds: {len(config.feeds)}")
+    print(f"reading lists: {len(config.reading_lists)}")
+    for reading_list in config.reading_lists:
+        print(
+            f"reading list: {reading_list.url} ({reading_list.content_type}):"
+            " fetched by the daemon, each feed it names is polled"
+        )
     print(f"database: {config.database}")
     for key, reason in config.ignored:
         print(f"ignored: {key}: {reason}")
@@ -69,6 +75,60 @@ def check(config_path: str) -> int:
     for problem in read_faces(config).problems:
         print(f"warning: {problem}")
     return 0
+
+
+# -- reload --------------------------------------------------------------------------
+
+
+def reload(config_path: str, pidfile: str | None) -> int:
+    """``planetd reload``: check the config, then ask the daemon of ``pidfile`` to re-read it.
+
+    The config is checked first, so a broken one is reported here (file, line,
+    key) and the daemon is not disturbed. The signal is ``SIGHUP``, which a
+    running ``twistd planetd`` answers by reloading (see its log).
+    """
+    import signal
+
+    load_config(config_path)
+    path = pidfile or DEFAULT_PIDFILE
+    pid = _running_planetd(path)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        raise CommandError(f"no planetd runs with pidfile {path} (process {pid} ended)") from None
+    print(f"asked planetd (pid {pid}, pidfile {path}) to reload; its log says how it went")
+    return 0
+
+
+#: Where ``twistd`` writes its pid unless told otherwise (``--pidfile``): the current folder.
+DEFAULT_PIDFILE = "twistd.pid"
+
+
+def _running_planetd(path: str) -> int:
+    """The pid in ``path`` if a planetd runs with it, else :class:`CommandError` saying why."""
+    none = f"no planetd runs with pidfile {path}"
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        raise CommandError(f"{none} (no such file)") from None
+    if not text.isdigit() or int(text) <= 0:
+        raise CommandError(f"{path}: not a pid file (it holds {text[:40]!r})")
+    pid = int(text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise CommandError(f"{none} (process {pid} has ended; the file is stale)") from None
+    except PermissionError:
+        raise CommandError(f"{path}: process {pid} belongs to another user") from None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read()
+    except OSError:
+        return pid  # no /proc here: the process exists, trust the file
+    if b"planetd" not in command:
+        raise CommandError(f"{none} (process {pid} is another program)")
+    return pid
 
 
 # -- poll ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import attrs
 
-from planetd.boundaries import FeedConfig, FeedURL, FutureDates, PlanetConfig
+from planetd.boundaries import FeedConfig, FeedURL, FutureDates, PlanetConfig, ReadingList
 from planetd.faces import check_face, faces_dir
 
 T = TypeVar("T")
@@ -85,6 +85,16 @@ FEED_KEYS = frozenset(
 )
 # Planet's face keys (face, facewidth, faceheight) are read into typed fields
 # and also stay in ``extra`` as written.
+
+#: ``content_type`` values of a feed section that make it a reading list planetd reads.
+READING_LIST_TYPES = frozenset({"opml"})
+
+#: ``content_type`` values of a feed section planetd does not read, with the reason.
+UNREAD_LIST_TYPES: Mapping[str, str] = {
+    "foaf": "FOAF reading lists are not read; publish the list as OPML (content_type = opml)",
+    "csv": "CSV reading lists are not read; publish the list as OPML (content_type = opml)",
+    "config": "Venus config reading lists are not read; add the feeds as sections",
+}
 
 _TEMPLATE_SECTION = re.compile(r"\.(tmpl|xslt|dj|genshi|html|xml)$")
 
@@ -316,6 +326,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
             unknown.append(key)
 
     feeds: list[FeedConfig] = []
+    lists: list[ReadingList] = []
     for name in parser.sections():
         if name == PLANET_SECTION:
             continue
@@ -323,9 +334,35 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         if not name.startswith(FEED_SCHEMES):
             ignored.append((f"[{name}]", _why_section_ignored(name, section)))
             continue
-        feeds.append(_feed_config(reader, name, section, config))
+        kind = section.get("content_type", "").strip().lower()
+        if kind in UNREAD_LIST_TYPES:
+            ignored.append((f"[{name}]", UNREAD_LIST_TYPES[kind]))
+        elif kind in READING_LIST_TYPES:
+            lists.append(_reading_list(reader, name, section, config, kind))
+        else:
+            feeds.append(_feed_config(reader, name, section, config))
 
-    return attrs.evolve(config, feeds=tuple(feeds), ignored=tuple(ignored), unknown=tuple(unknown))
+    return attrs.evolve(
+        config,
+        feeds=tuple(feeds),
+        reading_lists=tuple(lists),
+        ignored=tuple(ignored),
+        unknown=tuple(unknown),
+    )
+
+
+def _reading_list(
+    reader: _Reader, name: str, section: configparser.SectionProxy, planet: PlanetConfig, kind: str
+) -> ReadingList:
+    """A reading-list section: its keys, checked as a feed's, are its feeds' defaults."""
+    defaults = _feed_config(reader, name, section, planet)
+    extra = {k: v for k, v in defaults.extra.items() if k != "content_type"}
+    return ReadingList(
+        url=defaults.url,
+        name=defaults.name,
+        content_type=kind,
+        defaults=attrs.evolve(defaults, extra=extra),
+    )
 
 
 def unquoted(text: str) -> str:

@@ -28,8 +28,10 @@ from planetd.boundaries import (
     FeedURL,
     PollOutcome,
     PollRecord,
+    ReadingListState,
     ReadsPlanet,
     Stores,
+    StoresReadingLists,
 )
 from planetd.store import Database, ThreadLocalDatabases, open_database
 
@@ -72,6 +74,12 @@ class _NamedOperations:
 
     def reading(self: _RunsDatabaseWork, build: Callable[[ReadsPlanet], T]) -> Deferred[T]:
         return self._read(build)
+
+    def reading_lists(self: _RunsDatabaseWork) -> Deferred[list[ReadingListState]]:
+        return self._read(lambda db: db.reading_lists())
+
+    def save_reading_list(self: _RunsDatabaseWork, state: ReadingListState) -> Deferred[None]:
+        return self._write(lambda db: db.save_reading_list(state))
 
 
 class Store(_NamedOperations):
@@ -169,6 +177,7 @@ class InlineStore(_NamedOperations):
 if TYPE_CHECKING:  # static conformance: both shells are the store the others expect,
     # and both run database work the way the named operations need.
     _threaded: type[Stores] = Store
+    _threaded_lists: type[StoresReadingLists] = Store
     _inline: type[Stores] = InlineStore
     _threaded_runs: type[_RunsDatabaseWork] = Store
     _inline_runs: type[_RunsDatabaseWork] = InlineStore

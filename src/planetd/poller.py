@@ -7,6 +7,12 @@ a result *means* (next state, next poll time) is decided by
 :mod:`planetd.decide`; this module decides nothing and never lets one feed's
 failure reach another: every poll ends in a stored outcome and a rescheduled
 timer, whatever happened.
+
+Reading lists share the heap and the caps: a list's turn calls ``on_list``
+(the reload shell fetches and applies it) and is rescheduled after the delay
+it answers. :meth:`Poller.reconfigure` takes a new config while running:
+removed feeds leave the schedule (a poll in flight finishes and is not
+rescheduled), added ones are scheduled as at a start, the rest keep theirs.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import heapq
 import itertools
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +43,7 @@ from planetd.boundaries import (
     PlanetConfig,
     PollRecord,
     PollReport,
+    ReadingList,
     Stores,
 )
 from planetd.decide import decide_poll, needs_parse
@@ -78,9 +85,11 @@ class Poller:
         self.rng = rng or random.Random()
         self.on_poll = on_poll
         self.metrics = metrics
-        self.bounds = Bounds(min_interval=config.min_interval, max_interval=config.max_interval)
-        self.feeds: dict[FeedURL, FeedConfig] = {f.url: f for f in config.feeds}
         self.states: dict[FeedURL, FeedState] = {}
+        #: Fetches a reading list and applies it; answers the seconds until its next fetch.
+        self.on_list: Callable[[ReadingList], Awaitable[float | None]] | None = None
+        self._list_next: dict[FeedURL, float | None] = {}
+        self.use_config(config)
         self._heap: list[tuple[float, int, FeedURL]] = []
         self._scheduled: dict[FeedURL, float] = {}
         self._seq = itertools.count()
@@ -92,6 +101,13 @@ class Poller:
         self.polls = 0
 
     # -- lifecycle ------------------------------------------------------------
+
+    def use_config(self, config: PlanetConfig) -> None:
+        """Take ``config``'s feeds, reading lists and limits; schedules nothing."""
+        self.config = config
+        self.bounds = Bounds(min_interval=config.min_interval, max_interval=config.max_interval)
+        self.feeds: dict[FeedURL, FeedConfig] = {f.url: f for f in config.feeds}
+        self.lists: dict[FeedURL, ReadingList] = {r.url: r for r in config.reading_lists}
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.reactor.seconds(), tz=timezone.utc)
@@ -109,7 +125,48 @@ class Poller:
         base = self.reactor.seconds()
         for url, delay in delays.items():
             self._schedule(url, base + max(0.0, delay))
+        self._schedule_lists(self.lists)
         self._arm()
+
+    def reconfigure(self, config: PlanetConfig, states: Iterable[FeedState]) -> None:
+        """Run ``config`` from now on (a reload, or a reading list that changed).
+
+        Removed feeds and lists leave the schedule (one being polled finishes
+        and is not polled again); added ones are polled soon, spread as at a
+        start, or when their stored state says if they were polled before;
+        the others keep their schedule and take their new keys at their next
+        poll. ``states`` are the store's states of the configured feeds.
+        """
+        old_feeds, old_lists = self.feeds, self.lists
+        self.use_config(config)
+        for url in [*old_feeds, *old_lists]:
+            if url not in self.feeds and url not in self.lists:
+                self._forget(url)
+        added = [s for s in states if s.url in self.feeds and s.url not in old_feeds]
+        for state in added:
+            self.states.setdefault(state.url, state)
+        if self._running:
+            fresh = [s for s in added if s.url not in self._in_flight]
+            base = self.reactor.seconds()
+            for url, delay in startup_delays(fresh, self.now(), self.rng.random).items():
+                self._schedule(url, base + max(0.0, delay))
+            self._schedule_lists({u: r for u, r in self.lists.items() if u not in old_lists})
+            self._dispatch()
+            self._arm()
+
+    def _schedule_lists(self, lists: Iterable[FeedURL]) -> None:
+        """Reading lists are fetched soon after they appear (stored feeds serve meanwhile)."""
+        base = self.reactor.seconds()
+        for url in lists:
+            if url not in self._in_flight:
+                self._schedule(url, base + self.rng.random())
+
+    def _forget(self, url: FeedURL) -> None:
+        self._scheduled.pop(url, None)
+        if url in self._ready:
+            self._ready.remove(url)
+        if url not in self._in_flight:
+            self.states.pop(url, None)
 
     def stop(self, grace: float = 5.0) -> Deferred[None]:
         """Start no more polls; in-flight ones get ``grace`` seconds, then are abandoned."""
@@ -191,7 +248,10 @@ class Poller:
 
     def _start_poll(self, url: FeedURL, host: str) -> None:
         self._per_host[host] += 1
-        d = Deferred.fromCoroutine(self.poll_feed(url))
+        is_list = url in self.lists
+        d: Deferred[Any] = Deferred.fromCoroutine(
+            self._poll_list(url) if is_list else self.poll_feed(url)
+        )
         self._in_flight[url] = d
 
         def finished(result: object) -> object:
@@ -199,9 +259,16 @@ class Poller:
             self._per_host[host] -= 1
             if not self._per_host[host]:
                 del self._per_host[host]
-            state = self.states.get(url)
-            if self._running and state is not None and state.next_poll_at is not None:
-                self._schedule(url, state.next_poll_at.timestamp())
+            if is_list:
+                after = self._list_next.pop(url, None)
+                if self._running and url in self.lists and after is not None:
+                    self._schedule(url, self.reactor.seconds() + after)
+            elif url not in self.feeds:
+                self.states.pop(url, None)  # removed while it was polled: not again
+            else:
+                state = self.states.get(url)
+                if self._running and state is not None and state.next_poll_at is not None:
+                    self._schedule(url, state.next_poll_at.timestamp())
             self._dispatch()
             self._arm()
             return result
@@ -210,6 +277,16 @@ class Poller:
         d.addErrback(lambda f: self.log.failure("poll of {url} failed", f, url=url))
 
     # -- one poll -----------------------------------------------------------------
+
+    async def _poll_list(self, url: FeedURL) -> None:
+        """Fetch and apply one reading list through ``on_list``; a failure retries later."""
+        after: float | None = self.bounds.min_interval
+        try:
+            if self.on_list is not None:
+                after = await self.on_list(self.lists[url])
+        except Exception:
+            self.log.failure("fetching the reading list {url} failed", url=url)
+        self._list_next[url] = after
 
     async def poll_feed(self, url: FeedURL) -> PollReport:
         """Fetch, parse and store one feed; every outcome is stored, none is raised."""

@@ -132,6 +132,11 @@ def shown_name(state: FeedState, config: FeedConfig | None) -> str:
     return config.name if config is not None else state.name
 
 
+def reading_list_of(config: FeedConfig | None) -> str | None:
+    """The reading list a feed came from (its URL), or None for a feed section."""
+    return config.reading_list if config is not None else None
+
+
 def shown_next_poll(state: FeedState) -> datetime | None:
     """When the feed is polled next; a gone feed (HTTP 410) is never polled again."""
     return state.next_poll_at if state.status is not FeedStatus.GONE else None
@@ -208,6 +213,8 @@ class FeedView:
     last_polled: Moment | None = None
     last_success: Moment | None = None
     next_poll: Moment | None = None
+    #: The reading list (its URL) the feed came from, or None.
+    reading_list: str | None = None
 
 
 def feed_id(url: str) -> str:
@@ -250,6 +257,7 @@ def feed_views(
             last_polled=_moment(s.last_polled_at, now),
             last_success=_moment(s.last_success_at, now),
             next_poll=_moment(shown_next_poll(s), now),
+            reading_list=reading_list_of(configured.get(s.url)),
         )
         for s in states
     ]

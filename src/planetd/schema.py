@@ -20,7 +20,7 @@ import os
 import sqlite3
 from datetime import datetime, timezone
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -70,6 +70,18 @@ _MIGRATIONS: dict[int, str] = {
         key TEXT NOT NULL,
         PRIMARY KEY (feed_url, key)
     ) WITHOUT ROWID;
+    """,
+    # Reading lists: the feeds each list named when last fetched (JSON), so a
+    # restart serves them before the list is fetched again.
+    2: """
+    CREATE TABLE reading_lists (
+        url TEXT PRIMARY KEY,
+        feeds TEXT NOT NULL DEFAULT '[]',
+        etag TEXT,
+        last_modified TEXT,
+        fetched_at REAL,
+        last_error TEXT
+    );
     """,
 }
 

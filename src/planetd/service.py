@@ -7,30 +7,39 @@ given a moment to finish and the database checkpointed and closed. The
 parts themselves are assembled, opened and closed by
 :class:`planetd.wiring.PlanetAssembly`; this module adds the ports: the
 public ones, and ``/metrics`` alone on its own port when ``metrics_listen``
-is set. Every answered request is counted by route template and status.
+is set. Every answered request is counted by route template and status. It
+also installs the ``SIGHUP`` handler that reloads the config
+(:class:`planetd.reloading.Reloader` applies it). The handler only schedules
+the reload on the reactor; it is installed once the planet runs and the
+previous handler is put back on stop.
 """
 
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.resource import Resource
 from twisted.web.http import Request
+from twisted.web.resource import Resource
 from twisted.web.server import Site as WebSite
 
 from planetd import __version__
 from planetd.boundaries import PlanetConfig
+from planetd.reload import ReloadPlan
+from planetd.reloading import CurrentWeb, Reloader
 from planetd.wiring import PlanetAssembly
 
 if TYPE_CHECKING:
     from planetd.boundaries import IDaemonReactor
+    from planetd.web import PlanetWeb
 
 
 class _PlanetSite(WebSite):
@@ -111,9 +120,19 @@ class PlanetService(Service):
         self.aggregation = self.parts.aggregation
         self.store = self.parts.store
         self.poller = self.parts.poller
-        self.web = self.parts.web
+        self.resource = CurrentWeb(self.web.app.resource())
+        self.reloader = Reloader(self.parts, self.resource, reactor)
         self.ports: list[IListeningPort] = []
         self.started: Deferred[None] | None = None
+        self._up = False
+        self._reload_waiting = False
+        self._previous_hup: Any = None
+        self._hup_installed = False
+
+    @property
+    def web(self) -> PlanetWeb:
+        """The web face serving now (a reload that changes pages replaces it)."""
+        return self.parts.web
 
     def startService(self) -> None:
         Service.startService(self)
@@ -123,14 +142,15 @@ class PlanetService(Service):
     async def _start(self) -> None:
         started = self.reactor.seconds()
         await self.parts.open()
-        metrics, route_of = self.parts.metrics, self.web.route_of
+        metrics = self.parts.metrics
 
         def count(request: Request) -> None:
-            metrics.request_served(route_of(request.path, request.method), request.code)
+            # The current face: a reload may have replaced the one served at start.
+            route = self.web.route_of(request.path, request.method)
+            metrics.request_served(route, request.code)
 
-        site = _PlanetSite(
-            self.web.app.resource(), access_log=self.config.access_log, on_answer=count
-        )
+        self.resource.current = self.web.app.resource()
+        site = _PlanetSite(self.resource, access_log=self.config.access_log, on_answer=count)
         for endpoint in self.endpoints:
             self.ports.append(await endpoint.listen(site))
         if self.metrics_endpoint is not None:
@@ -138,7 +158,12 @@ class PlanetService(Service):
             root.putChild(b"metrics", self.parts.metrics_page)
             metrics_site = _PlanetSite(root, access_log=False)
             self.ports.append(await self.metrics_endpoint.listen(metrics_site))
+        await self.reloader.load_list_states()
         self.poller.start()
+        self._install_hup()
+        self._up = True
+        if self._reload_waiting:
+            self.request_reload()
         self.log.info(
             "planetd {version} ready in {elapsed:.2f}s: {feeds} feeds, serving on {where}",
             version=__version__,
@@ -151,8 +176,46 @@ class PlanetService(Service):
         self.log.failure("planetd could not start", failure)
         self.reactor.stop()
 
+    # -- reload ---------------------------------------------------------------------
+
+    def _install_hup(self) -> None:
+        self._hup_installed = False
+        if not hasattr(signal, "SIGHUP"):
+            return
+        try:
+            self._previous_hup = signal.signal(signal.SIGHUP, self._on_hup)
+        except ValueError:  # not the main thread (an embedding program): no signal
+            self.log.warn("SIGHUP does not reload here: the reactor is not in the main thread")
+            return
+        self._hup_installed = True
+
+    def _remove_hup(self) -> None:
+        if self._hup_installed:
+            self._hup_installed = False
+            previous = self._previous_hup
+            signal.signal(signal.SIGHUP, signal.SIG_DFL if previous is None else previous)
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        # A signal handler may interrupt the reactor anywhere: it only schedules.
+        self.reactor.callFromThread(self.request_reload)
+
+    def request_reload(self) -> Deferred[ReloadPlan | None] | None:
+        """Reload the config now, or as soon as the planet runs; None if deferred or stopped."""
+        if not self.running:
+            return None
+        if not self._up:
+            self.log.info("reload requested while starting: it runs once the planet is up")
+            self._reload_waiting = True
+            return None
+        self._reload_waiting = False
+        d = Deferred.fromCoroutine(self.reloader.reload())
+        d.addErrback(lambda f: self.log.failure("reloading the config failed", f))
+        return d
+
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
+        self._remove_hup()
+        self._up = False
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:

@@ -18,7 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from planetd.boundaries import FeedConfig, FeedState, FeedURL, PlanetConfig, StoredEntry
-from planetd.river import entry_uri, is_inactive, rfc3339, shown_name, shown_next_poll
+from planetd.river import (
+    entry_uri,
+    is_inactive,
+    reading_list_of,
+    rfc3339,
+    shown_name,
+    shown_next_poll,
+)
 
 
 def dump_json(document: Any) -> bytes:
@@ -81,6 +88,7 @@ def feed_json(
         "moved_to": state.moved_to,
         "consecutive_failures": state.consecutive_failures,
         "inactive": is_inactive(state, threshold_days, now),
+        "reading_list": reading_list_of(config),
     }
 
 

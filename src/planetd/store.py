@@ -16,6 +16,7 @@ pool so that SQLite never blocks the reactor. Must not import Twisted.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -31,8 +32,10 @@ from planetd.boundaries import (
     FeedURL,
     Hidden,
     Judge,
+    ListedFeed,
     PollOutcome,
     PollRecord,
+    ReadingListState,
     StoredEntry,
     Validators,
 )
@@ -161,6 +164,50 @@ class Database:
         """Keys and raw hashes of a feed's stored entries: what a parse need not redo."""
         rows = self._conn.execute("SELECT key, raw_hash FROM entries WHERE feed_url = ?", (url,))
         return {EntryKey(k): h for k, h in rows}
+
+    # -- reading lists ------------------------------------------------------------
+
+    def reading_lists(self) -> list[ReadingListState]:
+        """Every reading list as last fetched (a damaged row is skipped)."""
+        rows = self._conn.execute(
+            "SELECT url, feeds, etag, last_modified, fetched_at, last_error FROM reading_lists"
+        )
+        found = []
+        for url, feeds, etag, last_modified, fetched_at, last_error in rows:
+            try:
+                listed = tuple(ListedFeed(url=str(u), name=str(n)) for u, n in json.loads(feeds))
+                found.append(
+                    ReadingListState(
+                        url=FeedURL(url),
+                        feeds=listed,
+                        validators=Validators(etag=etag, last_modified=last_modified),
+                        fetched_at=schema.dt(fetched_at),
+                        last_error=last_error,
+                    )
+                )
+            except (TypeError, ValueError, OverflowError):
+                continue
+        return found
+
+    def save_reading_list(self, state: ReadingListState) -> None:
+        """Keep a reading list's feeds and validators as just fetched."""
+        feeds = json.dumps([[f.url, f.name] for f in state.feeds], ensure_ascii=False)
+        with self._transaction():
+            self._conn.execute(
+                "INSERT INTO reading_lists (url, feeds, etag, last_modified, fetched_at,"
+                " last_error) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                " feeds = excluded.feeds, etag = excluded.etag,"
+                " last_modified = excluded.last_modified, fetched_at = excluded.fetched_at,"
+                " last_error = excluded.last_error",
+                (
+                    state.url,
+                    feeds,
+                    state.validators.etag,
+                    state.validators.last_modified,
+                    schema.ts(state.fetched_at),
+                    state.last_error,
+                ),
+            )
 
     # -- writing a poll ---------------------------------------------------------
 

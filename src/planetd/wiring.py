@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
-from planetd.boundaries import Metrics, PlanetConfig, PollReport, Stores
+from planetd.boundaries import FeedURL, ListedFeed, Metrics, PlanetConfig, PollReport, Stores
 from planetd.config import file_path
 from planetd.dbthreads import Store
 from planetd.faces import read_faces
@@ -32,6 +32,7 @@ from planetd.fetch import Fetcher
 from planetd.nometrics import NULL_METRICS
 from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
+from planetd.reload import effective_config
 from planetd.workers import ParsePool
 
 if TYPE_CHECKING:
@@ -94,17 +95,23 @@ class Aggregation:
             on_poll=on_poll,
             metrics=metrics,
         )
+        #: The feeds each reading list named when last fetched, as the store kept them.
+        self.listed: dict[FeedURL, tuple[ListedFeed, ...]] = {}
         self._closed = False
 
     async def open(self, *, warm_parsers: bool = True) -> None:
         """Open the store, start the parse workers (unless told not to), load feed states.
 
         Without ``warm_parsers`` the workers start at the first parse instead:
-        a command that may poll nothing need not pay for them.
+        a command that may poll nothing need not pay for them. The feeds of the
+        config's reading lists, as last fetched, are polled with the others.
         """
         await self.store.start()
         if warm_parsers:
             self.parser.start()
+        if self.config.reading_lists:
+            self.listed = {s.url: s.feeds for s in await self.store.reading_lists()}
+            self.poller.use_config(effective_config(self.config, self.listed))
         await self.poller.load()
 
     async def close(self) -> None:
@@ -216,12 +223,19 @@ class PlanetAssembly:
         )
         self.store = self.aggregation.store
         self.poller = self.aggregation.poller
-        self.web = web_face(
+        self.reactor = reactor
+        self.is_running = is_running
+        self.rebuild_delay = rebuild_delay
+        self.web = self.make_web(config)
+
+    def make_web(self, config: PlanetConfig) -> PlanetWeb:
+        """A web face for ``config`` over this planet's store (a reload makes a new one)."""
+        return web_face(
             config,
             self.store,
-            reactor,
-            is_running=is_running,
-            rebuild_delay=rebuild_delay,
+            self.reactor,
+            is_running=self.is_running,
+            rebuild_delay=self.rebuild_delay,
             metrics=self.metrics,
             metrics_page=None if config.metrics_listen else self.metrics_page,
         )
@@ -229,6 +243,8 @@ class PlanetAssembly:
     async def open(self) -> None:
         """Open the poll path, then render every page (so the first visitor pays nothing)."""
         await self.aggregation.open()
+        if self.poller.config != self.aggregation.config:  # feeds of reading lists
+            self.web = self.make_web(self.poller.config)
         await self.web.outputs.refresh()
 
     async def close(self) -> None:
