@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from planetd.boundaries import EntryID, EntryKey, FeedURL, Hidden, ParsedEntry
-from planetd.normalize import ExistingEntry
+from planetd.normalize import EntryRow, ExistingEntry
 from planetd.plan import EntryPlan, StoredFeed, StoredRow, cross_feed_questions
 from planetd.schema import required_dt, ts
 
@@ -72,48 +72,35 @@ def _elsewhere(
     return found
 
 
+def _content(row: EntryRow) -> tuple[object, ...]:
+    """The columns an update rewrites, in the order both statements below name them."""
+    return (
+        row.raw_hash,
+        row.title,
+        row.link,
+        row.author,
+        row.published.timestamp(),
+        ts(row.updated),
+        row.first_seen.timestamp(),
+        row.content_html,
+        row.text,
+    )
+
+
 def execute_plan(conn: sqlite3.Connection, url: FeedURL, plan: EntryPlan) -> None:
     """Write ``plan``'s rows, as they are: every choice was made by the planner."""
     conn.executemany(
         "UPDATE entries SET raw_hash = ?, title = ?, link = ?, author = ?,"
         " published = ?, updated = ?, first_seen = ?, content_html = ?, text = ?"
         " WHERE id = ?",
-        [
-            (
-                row.raw_hash,
-                row.title,
-                row.link,
-                row.author,
-                row.published.timestamp(),
-                ts(row.updated),
-                row.first_seen.timestamp(),
-                row.content_html,
-                row.text,
-                row.id,
-            )
-            for row in plan.updates
-        ],
+        [(*_content(row), row.id) for row in plan.updates],
     )
     conn.executemany(
         "INSERT INTO entries (id, feed_url, key, raw_hash, title, link, author,"
         " published, updated, first_seen, content_html, text, hidden)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (
-                row.id,
-                url,
-                row.key,
-                row.raw_hash,
-                row.title,
-                row.link,
-                row.author,
-                row.published.timestamp(),
-                ts(row.updated),
-                row.first_seen.timestamp(),
-                row.content_html,
-                row.text,
-                row.hidden.value if row.hidden else None,
-            )
+            (row.id, url, row.key, *_content(row), row.hidden.value if row.hidden else None)
             for row in plan.inserts
         ],
     )
