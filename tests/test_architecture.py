@@ -26,6 +26,7 @@ LAYERS: dict[str, str] = {
     "config": "core",
     "schedule": "core",
     "hints": "core",
+    "discovery": "core",
     "decide": "core",
     "plan": "core",
     "normalize": "core",
