@@ -264,6 +264,24 @@ def _quote(value: str) -> str:
     return value
 
 
+#: The URL attributes ammonia checks against ``url_schemes`` (never ``cite``).
+_AMMONIA_CHECKED = frozenset({"href", "src", "poster"})
+
+#: Ammonia's URL check alone, for a value our judgement changed.
+_URL_CHECK = nh3.Cleaner(
+    tags={"a"}, attributes={"a": {"href"}}, url_schemes=_SAFE_SCHEMES, link_rel=None
+)
+
+
+def _ammonia_keeps(url: str) -> bool:
+    """Whether ammonia keeps ``url`` in a URL attribute.
+
+    It drops an absolute URL that its parser rejects (a space in the host, a bad port), as
+    it did when a second nh3 pass read the judged URLs; asking it costs a few microseconds.
+    """
+    return "href" in _URL_CHECK.clean(f'<a href="{_quote(url)}"></a>')
+
+
 def _judge_urls(clean: str, base_url: str | None) -> str:
     """Pass every URL attribute of the cleaner's output through ``_judge_url``."""
 
@@ -271,8 +289,11 @@ def _judge_urls(clean: str, base_url: str | None) -> str:
         name, value = match.group(1), match.group(2)
         if name not in _URL_ATTRIBUTES:
             return match.group(0)
-        url = _judge_url(_unquote(value), base_url)
-        return "" if url is None else f' {name}="{_quote(url)}"'
+        given = _unquote(value)
+        url = _judge_url(given, base_url)
+        if url is None or (url != given and name in _AMMONIA_CHECKED and not _ammonia_keeps(url)):
+            return ""
+        return f' {name}="{_quote(url)}"'
 
     def judge_tag(match: re.Match[str]) -> str:
         return _ATTRIBUTE.sub(judge_attribute, match.group(0))
