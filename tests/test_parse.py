@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 
 from planetd.boundaries import EntryKey, ParsedEntry, ParsedFeed
-from planetd.parse import _describe, _safe_link, parse_feed
+from planetd.entryrules import safe_link as _safe_link
+from planetd.fastparse import FAST_PARSER
+from planetd.parse import _describe, parse_feed, parse_with_feedparser
 
 URL = "https://blog.example.org/feed/"
 ATOM = "application/atom+xml"
@@ -36,8 +39,15 @@ def rss(items: str, channel: str = "<title>Jane's Blog</title>") -> bytes:
 
 
 def parse(body: bytes, content_type: str | None = ATOM, **kw: object) -> ParsedFeed:
-    """``parse_feed`` of ``body`` as fetched from URL."""
-    return parse_feed(body, URL, content_type, **kw)  # type: ignore[arg-type]
+    """``parse_feed`` of ``body`` as fetched from URL, checked against feedparser's reading.
+
+    Whichever parser reads the document, the result must be what feedparser alone makes of
+    it, so every example here is also a differential test of the fast path.
+    """
+    result = parse_feed(body, URL, content_type, **kw)  # type: ignore[arg-type]
+    reference = parse_with_feedparser(body, URL, content_type, **kw)  # type: ignore[arg-type]
+    assert attrs.evolve(result, parser="feedparser") == reference
+    return result
 
 
 def only(feed: ParsedFeed) -> ParsedEntry:
@@ -490,3 +500,15 @@ def test_a_body_that_names_a_file_is_not_read(tmp_path: Path) -> None:
     assert feed.error is not None
     assert feed.entries == ()
     assert parse(b"/etc/passwd", None).error is not None
+
+
+def test_parse_feed_names_the_parser_that_read_the_document() -> None:
+    """``ParsedFeed.parser`` says which parser read the document: the fast path's name for
+    plain RSS 2.0, "feedparser" for what the fast path declines (here RSS 0.91), and both
+    readings store the same entry."""
+    rss20 = rss("<item><title>a</title><guid>https://example.org/a</guid></item>")
+    rss091 = rss20.replace(b'version="2.0"', b'version="0.91"')
+    fast, reference = parse(rss20, RSS), parse(rss091, RSS)
+    assert (fast.parser, reference.parser) == (FAST_PARSER, "feedparser")
+    assert only(fast).key == only(reference).key == "https://example.org/a"
+    assert only(fast).title == only(reference).title == "a"

@@ -1,0 +1,447 @@
+"""The fast path: read plain RSS 2.0 and Atom 1.0 with lxml, exactly as feedparser would.
+
+Owns which documents the fast path accepts and how it reads them into a
+:class:`~planetd.entryrules.RawFeed`, the value the feedparser path also
+produces; :mod:`planetd.parse` applies planetd's rules to either. feedparser
+stays the reference: :func:`read_fast` returns None (feedparser reads the
+document) for anything it cannot prove it reads the same —
+
+* not well-formed XML, a DOCTYPE, a charset other than UTF-8, a content type
+  feedparser would warn about;
+* anything but ``<rss version="2.0">`` with one channel, or an Atom 1.0 feed;
+* attributes on an entry (CDF), content given by ``src`` or as base64;
+* an element inside an entry or the feed that feedparser has a handler for and
+  this module does not model (``media:title``, ``itunes:summary``,
+  ``source``, ...), or two of a field that feedparser would merge by its own
+  order rules (two titles, two authors, two dates of one kind);
+* escaped content that holds elements, and XHTML content holding elements
+  outside XHTML or named like a feedparser handler.
+
+Every rule that turns text into a field repeats feedparser's (the same
+whitespace stripping, URI joining, date parser, HTML guess for RSS titles,
+Latin-1 repair and windows-1252 mapping), imported from feedparser where it is
+a function. ``tests/test_differential.py`` holds the proof over the corpora.
+
+Pure: imports lxml, feedparser's helper functions and :mod:`planetd.entryrules`;
+never Twisted or sqlite3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+from xml.sax.saxutils import escape
+
+from feedparser.datetimes import _parse_date
+from feedparser.html import _cp1252
+from feedparser.mixin import _FeedParserMixin
+from feedparser.urls import _urljoin, make_safe_absolute_uri
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type stubs
+
+from planetd.entryrules import Detail, RawEntry, RawFeed
+
+#: The name ``ParsedFeed.parser`` gives a document the fast path read.
+FAST_PARSER = "lxml"
+
+_ATOM = "http://www.w3.org/2005/Atom"
+_XHTML = "http://www.w3.org/1999/xhtml"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+
+#: feedparser's canonical prefix for each namespace it knows (lower-cased URIs).
+_PREFIXES: dict[str, str] = {
+    uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()
+}
+#: Every element name feedparser has a start or end handler for.
+_HANDLED = frozenset(
+    name.split("_", 2)[2] for name in dir(_FeedParserMixin) if name.startswith(("_start_", "_end_"))
+)
+#: Local names that would call a handler when they close inside XHTML content.
+_END_HANDLED = frozenset(
+    name[len("_end_") :] for name in dir(_FeedParserMixin) if name.startswith("_end_")
+)
+#: Handlers that write nothing planetd reads, wherever they occur.
+_HARMLESS = frozenset(
+    {
+        "category", "dc_subject", "enclosure", "tags", "keywords", "rights", "copyright",
+        "dc_rights", "language", "dc_language", "created", "dcterms_created", "dcterms_valid",
+        "expirationdate", "media_content", "media_thumbnail", "media_keywords",
+        "media_rating", "media_credit", "media_category", "media_license",
+        "media_restriction", "media_player", "itunes_image", "itunes_explicit",
+        "itunes_block", "itunes_keywords", "itunes_category", "cc_license",
+        "creativecommons_license", "creativeCommons_license", "psc_chapters",
+        "psc_chapter", "georss_point", "georss_line", "georss_polygon", "georss_box",
+        "cloud", "generator", "webmaster", "dc_publisher", "lastbuilddate",
+        "feedburner_browserfriendly", "info", "icon", "logo", "image", "textinput",
+        "width", "height", "url", "subtitle", "tagline", "itunes_subtitle",
+    }
+)  # fmt: skip
+#: Feed-level elements whose parts feedparser keeps apart (the channel's title and link
+#: outrank an image's; an owner's name is the publisher's).
+_OWN_CONTEXT = frozenset({"image", "textinput", "itunes_owner"})
+#: Keys planetd reads from feedparser's dicts: no unknown element may land on them.
+_READ_KEYS = frozenset(
+    {"id", "title", "link", "links", "author", "published", "updated", "summary", "content",
+     "ttl", "sy_updateperiod", "sy_updatefrequency", "guidislink"}
+)  # fmt: skip
+_TITLE = frozenset({"title"})
+_LINK = frozenset({"link"})
+_ID = frozenset({"id", "guid"})
+_AUTHOR = frozenset({"author", "dc_creator", "managingeditor", "itunes_author", "dc_author"})
+_PUBLISHED = frozenset({"published", "pubdate", "issued", "dcterms_issued"})
+_UPDATED = frozenset({"updated", "modified", "dc_date", "dcterms_modified"})
+_SUMMARY = frozenset({"description", "summary"})
+_CONTENT = frozenset({"content", "content_encoded"})
+_TEXT_TYPES = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
+_XML_TYPES = ("application/xml", "text/xml")
+_DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    remove_comments=True,
+    remove_pis=True,
+    huge_tree=False,
+)
+
+
+class _DeclinedError(Exception):
+    """The document has something the fast path does not model: feedparser reads it."""
+
+
+def read_fast(body: bytes, url: str, content_type: str | None) -> RawFeed | None:
+    """``body`` read as feedparser would read it, or None when that cannot be shown."""
+    if not _plain_utf8(body, content_type) or b"<!DOCTYPE" in body:
+        return None
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    try:
+        if root.tag == "rss" and root.get("version") == "2.0":
+            channels = [c for c in root if c.tag == "channel"]
+            if len(channels) != 1 or len(root) != 1:
+                return None
+            return _Reader(url, atom=False).feed(channels[0], "item")
+        if root.tag == f"{{{_ATOM}}}feed":
+            return _Reader(url, atom=True).feed(root, f"{{{_ATOM}}}entry")
+    except _DeclinedError:
+        return None
+    return None
+
+
+def _plain_utf8(body: bytes, content_type: str | None) -> bool:
+    """Whether ``body`` is UTF-8 by every account, under a type feedparser calls XML."""
+    if content_type:
+        mime, _, params = content_type.partition(";")
+        mime = mime.strip().lower()
+        charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params, re.I)
+        if charset is not None and charset.group(1).lower() not in ("utf-8", "utf8"):
+            return False
+        if mime.startswith("text/") and charset is None:
+            return False  # RFC 3023: text/* without a charset is us-ascii
+        if mime not in _XML_TYPES and not mime.endswith("+xml"):
+            return False
+    head = body.lstrip()
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if not head.startswith(b"<"):
+        return False
+    declared = _DECLARED.match(head[:200])
+    return declared is None or declared.group(1).lower() in (b"utf-8", b"utf8")
+
+
+def _fp_text(value: str) -> str:
+    """feedparser's last touches to every text value: Latin-1 repair, windows-1252 map."""
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        value = value.encode("iso-8859-1").decode("utf-8")
+    return value.translate(_cp1252)
+
+
+def _map_type(value: str) -> str:
+    return str(_FeedParserMixin.map_content_type(value))
+
+
+class _Reader:
+    """One document's reading; the feed URL is feedparser's base for every URI."""
+
+    def __init__(self, url: str, *, atom: bool) -> None:
+        self.url = url
+        self.atom = atom
+
+    def name(self, element: Any) -> str:
+        """The name feedparser dispatches ``element`` on (``dc_creator``, ``title``, ...)."""
+        qname = etree.QName(element)
+        namespace = (qname.namespace or "").lower()
+        if "backend.userland.com/rss" in namespace:
+            namespace = "http://backend.userland.com/rss"
+        prefix = _PREFIXES.get(namespace, element.prefix or "")
+        local = qname.localname.lower()
+        return f"{prefix}_{local}" if prefix else local
+
+    def text(self, element: Any) -> str:
+        """An element's text as feedparser pops it: children refused, stripped."""
+        if len(element):
+            raise _DeclinedError("markup inside a text element")
+        return (element.text or "").strip()
+
+    def base(self, element: Any) -> str:
+        """The base URI feedparser holds inside ``element``: the feed URL, then each xml:base."""
+        given = []
+        while element is not None:
+            value = element.get(_XML_BASE) or element.get("base")
+            if value:
+                given.append(value)
+            element = element.getparent()
+        base = self.url
+        for value in reversed(given):
+            base = make_safe_absolute_uri(base, value) or base
+        return str(base)
+
+    def uri(self, value: str, element: Any) -> str:
+        return str(_urljoin(self.base(element), value)) if value else value
+
+    def feed(self, container: Any, entry_tag: str) -> RawFeed:
+        fields = self.fields(c for c in container if c.tag != entry_tag)
+        entries = tuple(self.entry(e) for e in container if e.tag == entry_tag)
+        return RawFeed(
+            title=fields.title,
+            link=fields.link,
+            author=fields.author,
+            ttl=fields.extra.get("ttl"),
+            sy_period=fields.extra.get("sy_updateperiod"),
+            sy_frequency=fields.extra.get("sy_updatefrequency"),
+            entries=entries,
+        )
+
+    def entry(self, element: Any) -> RawEntry:
+        if any(key != _XML_LANG for key in element.attrib):
+            raise _DeclinedError("attributes on an entry")
+        fields = self.fields(iter(element), in_entry=True)
+        return RawEntry(
+            id=fields.id,
+            title=fields.title,
+            title_type=fields.title_type,
+            link=fields.link,
+            author=fields.author,
+            published=fields.published,
+            updated=fields.updated,
+            published_parsed=_parse_date(fields.published) if fields.published else None,
+            updated_parsed=_parse_date(fields.updated) if fields.updated else None,
+            contents=tuple(fields.contents),
+            summary=fields.summary,
+        )
+
+    def fields(self, children: Iterator[Any], *, in_entry: bool = False) -> _Fields:
+        """Read the fields of one feed or entry from its child elements, in order."""
+        out = _Fields()
+        seen: set[str] = set()
+        for child in children:
+            name = self.name(child)
+            kind = _kind(name)
+            once = name if kind == "extra" else kind
+            if once in seen and kind not in ("link", "content", "other"):
+                raise _DeclinedError(f"two {once} elements")
+            seen.add(once)
+            handler: Callable[[Any, _Fields, bool], None] = getattr(self, "_" + kind)
+            handler(child, out, in_entry)
+        return out
+
+    def _title(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        kind = _map_type(element.get("type", "text/plain"))
+        if kind not in ("text/plain", "text/html"):
+            raise _DeclinedError("a title that is not text or HTML")
+        out.title = _fp_text(self.text(element))
+        if not self.atom and kind == "text/plain" and _FeedParserMixin.looks_like_html(out.title):
+            kind = "text/html"
+        out.title_type = kind
+
+    def _link(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        attrs = {k.lower(): v for k, v in element.attrib.items()}
+        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+        if href is None:
+            value = self.uri(_fp_text(self.text(element)), element)
+            if in_entry:
+                value = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value.replace("&amp;", "&"))
+            out.link = value
+            return
+        if len(element) or (element.text or "").strip():
+            raise _DeclinedError("a link with both href and text")
+        rel = attrs.get("rel", "alternate").lower()
+        default = "application/atom+xml" if rel == "self" else "text/html"
+        kind = _map_type(attrs.get("type", default).lower())
+        if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
+            out.link = str(_urljoin(self.base(element), href))
+
+    def _id(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        is_link = {k.lower(): v for k, v in element.attrib.items()}.get("ispermalink", "true")
+        value = _fp_text(self.text(element))
+        if is_link == "true":
+            value = self.uri(value, element)
+            if out.link is None:
+                out.link = value
+        out.id = value
+
+    def _author(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        parts: dict[str, str] = {}
+        for child in element:
+            part = self.name(child)
+            if part not in ("name", "email", "uri", "url") or part in parts:
+                raise _DeclinedError("an author with unexpected parts")
+            parts[part] = self.text(child)
+        own = (element.text or "") + "".join(c.tail or "" for c in element)
+        if not parts:
+            out.author = _fp_text(own.strip())
+        elif own.strip():
+            raise _DeclinedError("an author with both text and parts")
+        else:
+            name, email = parts.get("name"), parts.get("email")
+            out.author = f"{name} ({email})" if name and email else name or email or ""
+
+    def _published(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        out.published = _fp_text(self.text(element))
+
+    def _updated(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        out.updated = _fp_text(self.text(element))
+
+    def _summary(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        if not in_entry:
+            return  # the feed's subtitle: planetd does not read it
+        if out.contents:
+            raise _DeclinedError("a summary after content")
+        default = "text/html" if self.name(element) == "description" else "text/plain"
+        out.summary = self.detail(element, default)
+
+    def _content(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        if not in_entry:
+            raise _DeclinedError("content outside an entry")
+        if element.get("src") is not None:
+            raise _DeclinedError("content by reference")
+        default = "text/plain" if self.name(element) == "content" else "text/html"
+        out.contents.append(self.detail(element, default))
+
+    def detail(self, element: Any, default: str) -> Detail:
+        if element.get("mode") is not None:
+            raise _DeclinedError("a content mode")
+        kind = _map_type(element.get("type", default))
+        if kind not in _TEXT_TYPES:
+            raise _DeclinedError("a content type feedparser may decode as base64")
+        if kind == "application/xhtml+xml":
+            value = _xhtml(element)
+        else:
+            value = self.text(element)
+            if not self.atom and kind == "text/plain" and _FeedParserMixin.looks_like_html(value):
+                kind = "text/html"
+        return Detail(_fp_text(value), kind, self.base(element))
+
+    def _extra(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        if in_entry:
+            self._other(element, out, in_entry)
+        else:
+            out.extra[self.name(element)] = _fp_text(self.text(element))
+
+    def _other(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        """An element planetd does not read: refuse it if feedparser would read it into a field."""
+        top = self.name(element)
+        if (top in _OWN_CONTEXT and not in_entry) or (
+            top == "source" and in_entry and not len(element)
+        ):
+            return  # feedparser reads their parts into their own dict, none into a field
+        for node in element.iter():
+            if not isinstance(node.tag, str):
+                continue
+            name = self.name(node)
+            if name in _HANDLED and name not in _HARMLESS:
+                raise _DeclinedError(f"an element feedparser reads: {name}")
+            if name in _READ_KEYS:
+                raise _DeclinedError(f"an element named like a field: {name}")
+
+
+def _kind(name: str) -> str:
+    for kind, names in (
+        ("title", _TITLE),
+        ("link", _LINK),
+        ("id", _ID),
+        ("author", _AUTHOR),
+        ("published", _PUBLISHED),
+        ("updated", _UPDATED),
+        ("summary", _SUMMARY),
+        ("content", _CONTENT),
+    ):
+        if name in names:
+            return kind
+    if name in ("ttl", "sy_updateperiod", "sy_updatefrequency"):
+        return "extra"
+    return "other"
+
+
+class _Fields:
+    """What one feed or entry says, in feedparser's terms, as its elements are read."""
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.title = ""
+        self.title_type = "text/plain"
+        self.link: str | None = None
+        self.author = ""
+        self.published = ""
+        self.updated = ""
+        self.summary: Detail | None = None
+        self.contents: list[Detail] = []
+        self.extra: dict[str, str] = {}
+
+
+def _xhtml(element: Any) -> str:
+    """Inline XHTML content serialized as feedparser does, its wrapping ``<div>`` removed."""
+    pieces: list[str] = []
+    if element.text:
+        pieces.append(escape(element.text))
+    _serialize_children(element, pieces)
+    while len(pieces) > 1 and not pieces[-1].strip():
+        del pieces[-1]
+    while len(pieces) > 1 and not pieces[0].strip():
+        del pieces[0]
+    if (
+        pieces
+        and (pieces[0] == "<div>" or pieces[0].startswith("<div "))
+        and pieces[-1] == "</div>"
+    ):
+        depth = 0
+        for piece in pieces[:-1]:
+            if piece.startswith("</"):
+                depth -= 1
+                if depth == 0:
+                    break
+            elif piece.startswith("<") and not piece.endswith("/>"):
+                depth += 1
+        else:
+            pieces = pieces[1:-1]
+    return "".join(pieces).strip()
+
+
+def _serialize_children(element: Any, pieces: list[str]) -> None:
+    for child in element:
+        qname = etree.QName(child)
+        local = qname.localname.lower()
+        if qname.namespace != _XHTML or local in _END_HANDLED:
+            raise _DeclinedError("XHTML content feedparser would not copy as is")
+        attrs = []
+        for key, value in child.attrib.items():
+            if key.startswith("{"):
+                raise _DeclinedError("a namespaced attribute in XHTML content")
+            key = key.lower()
+            if key in ("rel", "type"):
+                value = value.lower()
+            attrs.append(f' {key}="{escape(value, {chr(34): "&quot;"})}"')
+        pieces.append(f"<{local}{''.join(attrs)}>")
+        if child.text:
+            pieces.append(escape(child.text))
+        _serialize_children(child, pieces)
+        pieces.append(f"</{local}>")
+        if child.tail:
+            pieces.append(escape(child.tail))
+
+
+__all__ = ["FAST_PARSER", "read_fast"]
