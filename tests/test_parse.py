@@ -512,3 +512,52 @@ def test_parse_feed_names_the_parser_that_read_the_document() -> None:
     assert (fast.parser, reference.parser) == (FAST_PARSER, "feedparser")
     assert only(fast).key == only(reference).key == "https://example.org/a"
     assert only(fast).title == only(reference).title == "a"
+
+
+def test_windows_1252_control_characters_read_as_feedparser_maps_them() -> None:
+    """C1 control characters in a title become the windows-1252 characters feedparser maps
+    them to (U+0096 reads as an en dash), whichever parser reads the document."""
+    feed = parse(rss("<item><title>a \u0096 b</title><guid>g</guid></item>"), RSS)
+    assert feed.parser == FAST_PARSER
+    assert only(feed).title == "a \u2013 b"
+
+
+def test_a_second_summary_without_content_is_content_as_feedparser_reads_it() -> None:
+    """A podcast item's itunes:summary after its description is read as the entry's content
+    (feedparser's rule), so its text is what the entry shows."""
+    itunes = 'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+    body = rss(
+        "<item><guid>g</guid><description>short</description>"
+        "<itunes:summary>the long notes</itunes:summary></item>"
+    ).replace(b'<rss version="2.0"', f'<rss version="2.0" {itunes}'.encode())
+    feed = parse(body, RSS)
+    assert feed.parser == FAST_PARSER
+    assert only(feed).content_html == "<p>the long notes</p>"
+
+
+def test_an_atom_source_does_not_leak_into_the_entry() -> None:
+    """An entry copied from another feed keeps its own title, link and author; its
+    ``source`` (the original feed's title, link and author) is not read into the entry."""
+    feed = parse(
+        atom(
+            "<entry><id>tag:e,1</id><source><title>Origin</title>"
+            '<link href="https://origin.example/"/><author><name>Them</name></author>'
+            "</source><title>Mine</title><link href='https://e.example/1'/>"
+            "<author><name>Me</name></author></entry>"
+        )
+    )
+    assert feed.parser == FAST_PARSER
+    entry = only(feed)
+    assert (entry.title, entry.link, entry.author) == ("Mine", "https://e.example/1", "Me")
+
+
+def test_the_last_of_several_authors_is_the_entry_author() -> None:
+    """With two authors, feedparser's ``author`` is the last one's, and so is planetd's."""
+    feed = parse(
+        atom(
+            "<entry><id>tag:e,2</id><title>t</title><author><name>First</name></author>"
+            "<author><name>Second</name><email>s@e.example</email></author></entry>"
+        )
+    )
+    assert feed.parser == FAST_PARSER
+    assert only(feed).author == "Second (s@e.example)"

@@ -17,6 +17,7 @@ Pure: imports the standard library, attrs, :mod:`planetd.boundaries` and
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import html
 import time
@@ -193,8 +194,14 @@ def safe_link(value: object, base: str) -> str | None:
     """An absolute http(s) URL, resolved against ``base``, or None."""
     if not isinstance(value, str) or not value.strip():
         return None
+    return _resolve(base, value.strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve(base: str, value: str) -> str | None:
+    """``safe_link`` once its input is known to be text (an entry asks twice: link and base)."""
     try:
-        absolute = urljoin(base, value.strip())
+        absolute = urljoin(base, value)
         scheme = urlsplit(absolute).scheme.lower()
     except ValueError:
         return None

@@ -92,7 +92,15 @@ _ID = frozenset({"id", "guid"})
 _AUTHOR = frozenset({"author", "dc_creator", "managingeditor", "itunes_author", "dc_author"})
 _PUBLISHED = frozenset({"published", "pubdate", "issued", "dcterms_issued"})
 _UPDATED = frozenset({"updated", "modified", "dc_date", "dcterms_modified"})
-_SUMMARY = frozenset({"description", "summary"})
+_SUMMARY = frozenset({"description", "summary", "itunes_summary"})
+#: Fields that may repeat: feedparser's rules for them are modelled (the last author wins,
+#: summaries follow the summary rule, alternate links overwrite, contents add up).
+_REPEATABLE = frozenset({"link", "content", "summary", "author", "other"})
+#: What an Atom ``source`` may hold: feedparser reads all of it into the source's own dict.
+_SOURCE_PARTS = frozenset(
+    {"title", "subtitle", "link", "id", "updated", "published", "author", "contributor",
+     "name", "email", "uri", "url", "category", "rights", "generator", "icon", "logo"}
+)  # fmt: skip
 _CONTENT = frozenset({"content", "content_encoded"})
 _TEXT_TYPES = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
 _XML_TYPES = ("application/xml", "text/xml")
@@ -155,6 +163,8 @@ def _plain_utf8(body: bytes, content_type: str | None) -> bool:
 
 def _fp_text(value: str) -> str:
     """feedparser's last touches to every text value: Latin-1 repair, windows-1252 map."""
+    if value.isascii():
+        return value  # both steps change only characters above U+007F
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         value = value.encode("iso-8859-1").decode("utf-8")
     return value.translate(_cp1252)
@@ -170,9 +180,17 @@ class _Reader:
     def __init__(self, url: str, *, atom: bool) -> None:
         self.url = url
         self.atom = atom
+        self._names: dict[tuple[str, str | None], str] = {}
 
     def name(self, element: Any) -> str:
         """The name feedparser dispatches ``element`` on (``dc_creator``, ``title``, ...)."""
+        key = (element.tag, element.prefix)
+        name = self._names.get(key)
+        if name is None:
+            name = self._names[key] = self._name(element)
+        return name
+
+    def _name(self, element: Any) -> str:
         qname = etree.QName(element)
         namespace = (qname.namespace or "").lower()
         if "backend.userland.com/rss" in namespace:
@@ -242,7 +260,7 @@ class _Reader:
             name = self.name(child)
             kind = _kind(name)
             once = name if kind == "extra" else kind
-            if once in seen and kind not in ("link", "content", "other"):
+            if once in seen and kind not in _REPEATABLE:
                 raise _DeclinedError(f"two {once} elements")
             seen.add(once)
             handler: Callable[[Any, _Fields, bool], None] = getattr(self, "_" + kind)
@@ -307,20 +325,36 @@ class _Reader:
         out.updated = _fp_text(self.text(element))
 
     def _summary(self, element: Any, out: _Fields, in_entry: bool) -> None:
+        """feedparser's summary rule: a summary that follows another, with no content yet,
+        is read as content (of type text/plain unless it says otherwise)."""
+        name = self.name(element)
+        as_content = out.has_summary and not out.has_content
         if not in_entry:
-            return  # the feed's subtitle: planetd does not read it
-        if out.contents:
-            raise _DeclinedError("a summary after content")
-        default = "text/html" if self.name(element) == "description" else "text/plain"
+            # The feed's description is its subtitle, which planetd does not read; a second
+            # feed summary would turn into content and leak feedparser's flag into an entry.
+            if as_content:
+                raise _DeclinedError("a second summary in the feed")
+            out.has_summary = out.has_summary or name != "description"
+            return
+        if as_content:
+            self._content(element, out, in_entry, default="text/plain")
+            return
+        default = "text/html" if name == "description" else "text/plain"
         out.summary = self.detail(element, default)
+        out.has_summary = True
 
-    def _content(self, element: Any, out: _Fields, in_entry: bool) -> None:
+    def _content(
+        self, element: Any, out: _Fields, in_entry: bool, default: str | None = None
+    ) -> None:
         if not in_entry:
             raise _DeclinedError("content outside an entry")
         if element.get("src") is not None:
             raise _DeclinedError("content by reference")
-        default = "text/plain" if self.name(element) == "content" else "text/html"
+        if default is None:
+            default = "text/plain" if self.name(element) == "content" else "text/html"
         out.contents.append(self.detail(element, default))
+        # Every type the fast path accepts is one feedparser copies to the summary key.
+        out.has_content = out.has_summary = True
 
     def detail(self, element: Any, default: str) -> Detail:
         if element.get("mode") is not None:
@@ -345,10 +379,15 @@ class _Reader:
     def _other(self, element: Any, out: _Fields, in_entry: bool) -> None:
         """An element planetd does not read: refuse it if feedparser would read it into a field."""
         top = self.name(element)
-        if (top in _OWN_CONTEXT and not in_entry) or (
-            top == "source" and in_entry and not len(element)
-        ):
+        if top in _OWN_CONTEXT and not in_entry:
             return  # feedparser reads their parts into their own dict, none into a field
+        if top == "source" and in_entry:
+            for node in element.iterdescendants():
+                if self.name(node) not in _SOURCE_PARTS or (
+                    node.tag.endswith("title") and len(node)
+                ):
+                    raise _DeclinedError("a source holding more than a feed's head")
+            return  # read into the entry's "source" dict, which planetd does not read
         for node in element.iter():
             if not isinstance(node.tag, str):
                 continue
@@ -391,6 +430,9 @@ class _Fields:
         self.summary: Detail | None = None
         self.contents: list[Detail] = []
         self.extra: dict[str, str] = {}
+        #: feedparser's "summary" key and its hasContent flag, which decide what a summary is.
+        self.has_summary = False
+        self.has_content = False
 
 
 def _xhtml(element: Any) -> str:

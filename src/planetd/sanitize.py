@@ -110,7 +110,6 @@ _ASCII_IGNORED = dict.fromkeys([*range(0x21), 0x7F])
 #: C0 controls (except the HTML whitespace ones) and lone surrogates: never meaningful in an
 #: article, invalid in XML, and a lone surrogate cannot even be handed to nh3 (Rust strings).
 _JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
-_SPACES = re.compile(r"\s+")
 
 #: What XML 1.0 cannot carry (C0 controls but tab, newline and CR; lone surrogates; U+FFFE,
 #: U+FFFF) plus DEL. Character references (``&#x1a;``) decode to these inside nh3, so the
@@ -125,10 +124,10 @@ def xml_safe(text: str) -> str:
 
 _TAG = re.compile(r"<[^>]*>")
 
-#: A start tag as html5ever serializes it: every attribute quoted with ``"``, which never occurs
-#: raw inside a value, so a ``>`` inside a value cannot end the match early. Text never holds a
-#: raw ``<``, so scanning from the left only ever lands on real tags.
-_START_TAG = re.compile(r'<([a-z][a-z0-9]*)(?:\s[^\s=>]+="[^"]*")*>')
+#: A ``<pre>`` start tag as html5ever serializes it: every attribute quoted with ``"``, which
+#: never occurs raw inside a value. Neither text nor a value holds a raw ``<``, so every match
+#: is a real tag.
+_PRE_START_TAG = re.compile(r'<pre(?:\s[^\s=>]+="[^"]*")*>')
 
 #: Elements whose boundaries separate words in the visible text (``<p>a</p><p>b</p>`` reads
 #: "a b", not "ab").
@@ -212,9 +211,14 @@ _CLEANER = nh3.Cleaner(
     url_schemes=_SAFE_SCHEMES,
 )
 
-#: What a tokenizer reads as markup: a start or end tag (group 2, its name), or a comment,
-#: doctype, CDATA or bogus comment (no group 2).
-_MARKUP = re.compile(r"<(/?)([A-Za-z][^\t\n\f\r />]*)|<[!?]|</(?![A-Za-z])")
+#: Markup the cleaner must unwrap or drop, or that we do not reason about: a tag whose name is
+#: not allowed, a comment, doctype, CDATA or bogus comment (case as a tokenizer reads it).
+_UNSAFE_MARKUP = re.compile(
+    r"<(?:[!?]|/(?![A-Za-z])|/?(?!(?:"
+    + "|".join(sorted(_TAGS))
+    + r")(?:[\t\n\f\r />]|\Z))[A-Za-z])",
+    re.IGNORECASE,
+)
 
 #: A start tag of the cleaner's output that carries a URL attribute. Every value is quoted
 #: with ``"``, which never occurs raw inside one, so the match cannot run past the tag.
@@ -240,11 +244,7 @@ def _needs_second_pass(source: str) -> bool:
     cleaner only drops attributes: its output is the serialization of a tree the parser
     built, which parses back to the same tree.
     """
-    for match in _MARKUP.finditer(source):
-        name = match.group(2)
-        if name is None or name.lower() not in _TAGS:
-            return True
-    return False
+    return _UNSAFE_MARKUP.search(source) is not None
 
 
 def _unquote(value: str) -> str:
@@ -263,6 +263,10 @@ def _quote(value: str) -> str:
         value = value.replace(character, reference)
     return value
 
+
+#: An absolute http(s) URL with nothing to trim, decode or resolve: ``_judge_url`` keeps it
+#: as it is (no whitespace or control character anywhere, no ``&`` to decode once more).
+_PLAIN_URL = re.compile(r"(?i)https?://[^\x00-\x20\x7f&]*\Z")
 
 #: The URL attributes ammonia checks against ``url_schemes`` (never ``cite``).
 _AMMONIA_CHECKED = frozenset({"href", "src", "poster"})
@@ -289,6 +293,8 @@ def _judge_urls(clean: str, base_url: str | None) -> str:
         name, value = match.group(1), match.group(2)
         if name not in _URL_ATTRIBUTES:
             return match.group(0)
+        if _PLAIN_URL.match(value):
+            return match.group(0)  # what _judge_url returns unchanged, known without it
         given = _unquote(value)
         url = _judge_url(given, base_url)
         if url is None or (url != given and name in _AMMONIA_CHECKED and not _ammonia_keeps(url)):
@@ -311,18 +317,13 @@ _TEXT_CLEANER = nh3.Cleaner(
 )
 
 
-def _pre_newline(match: re.Match[str]) -> str:
-    """Follow a ``<pre>`` start tag with the newline that parsing will swallow again."""
-    return match.group(0) + "\n" if match.group(1) == "pre" else match.group(0)
-
-
 def _keep_pre_newline(clean: str) -> str:
     """Write one newline after every ``<pre>`` start tag of nh3's output.
 
     An HTML parser drops one newline right after ``<pre>``, and html5ever does not write it
     back, so a code block starting with a blank line would lose a line on every pass.
     """
-    return _START_TAG.sub(_pre_newline, clean) if "<pre" in clean else clean
+    return _PRE_START_TAG.sub("\\g<0>\n", clean) if "<pre" in clean else clean
 
 
 def sanitize_html(html: str, base_url: str | None) -> str:
@@ -350,7 +351,7 @@ def sanitize_html(html: str, base_url: str | None) -> str:
 
 def _collapse(text: str) -> str:
     """One space between words, none at the ends, no control characters."""
-    return _SPACES.sub(" ", _JUNK.sub("", text)).strip()
+    return " ".join(_JUNK.sub("", text).split())  # split() and re's \s agree on whitespace
 
 
 def html_to_text(html: str) -> str:
@@ -367,21 +368,22 @@ def html_to_text(html: str) -> str:
 
 #: Tags of ``sanitize_html``'s output (every attribute quoted with ``"``, which never occurs
 #: raw inside a value): those that separate words, then any.
-_CLEAN_BREAK_TAG = re.compile(
-    "</?(?:" + "|".join(sorted(_TEXT_BREAKS, key=len, reverse=True)) + r')(?:\s[^\s=>]+="[^"]*")*>'
-)
-_CLEAN_TAG = re.compile(r'</?[a-z][a-z0-9]*(?:\s[^\s=>]+="[^"]*")*>')
+_CLEAN_BREAK_TAG = re.compile("</?(?:" + "|".join(sorted(_TEXT_BREAKS)) + r")\b[^>]*>")
+_CLEAN_TAG = re.compile(r"<[^>]*>")
 
 
 def clean_text(clean: str) -> str:
     """``html_to_text`` of ``sanitize_html``'s output, without parsing it again.
 
-    That output is canonical: comments and dropped elements are gone, every attribute is
-    quoted with ``"``, and text never holds a raw ``<``. So removing the tags (a space for
+    That output is canonical: comments and dropped elements are gone, and neither text nor
+    an attribute value holds a raw ``<`` or ``>`` (html5ever escapes both, and so does
+    ``_quote``). So removing the tags (a space for
     those that separate words) reads the same text as ``html_to_text`` does, at a fraction
     of its cost. Only call it on ``sanitize_html``'s output.
     """
-    return _collapse(unescape(_CLEAN_TAG.sub("", _CLEAN_BREAK_TAG.sub(" ", clean))))
+    # No _collapse: xml_safe already removed every character it would (and more), and the
+    # only references html5ever writes in text are &amp;, &lt;, &gt; and &nbsp;.
+    return " ".join(unescape(_CLEAN_TAG.sub("", _CLEAN_BREAK_TAG.sub(" ", clean))).split())
 
 
 def plain_text(value: str) -> str:
