@@ -531,6 +531,8 @@ _ARTICLES = [
     # a port out of range) are dropped, as the second pass of the former sanitizer dropped them.
     '<a href="//Using Notes in X.md/http://e.org/x">a</a><img src="//999.1.1.1/i.png">'
     '<a href="//e.org:99999/p">b</a><q cite="//a b/c">c</q>',
+    '<a href="///e.org/x">extra slashes</a><a href="//[::1]:8080/p">v6</a>'
+    '<img src="https://ok.example:8443/a b?c d#e f"><a href="mailto:x y@e.org">m</a>',
 ]
 
 

@@ -104,6 +104,8 @@ _SOURCE_PARTS = frozenset(
 _CONTENT = frozenset({"content", "content_encoded"})
 _TEXT_TYPES = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
 _XML_TYPES = ("application/xml", "text/xml")
+#: The characters ``_cp1252`` maps (a translate is slow; a search for them is not).
+_C1 = re.compile("[\x80-\x9f]")
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -167,7 +169,7 @@ def _fp_text(value: str) -> str:
         return value  # both steps change only characters above U+007F
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_cp1252)
+    return value.translate(_cp1252) if _C1.search(value) else value
 
 
 def _map_type(value: str) -> str:

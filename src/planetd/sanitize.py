@@ -25,6 +25,7 @@ so the parse workers can call it from any thread.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from html import unescape
@@ -211,14 +212,10 @@ _CLEANER = nh3.Cleaner(
     url_schemes=_SAFE_SCHEMES,
 )
 
-#: Markup the cleaner must unwrap or drop, or that we do not reason about: a tag whose name is
-#: not allowed, a comment, doctype, CDATA or bogus comment (case as a tokenizer reads it).
-_UNSAFE_MARKUP = re.compile(
-    r"<(?:[!?]|/(?![A-Za-z])|/?(?!(?:"
-    + "|".join(sorted(_TAGS))
-    + r")(?:[\t\n\f\r />]|\Z))[A-Za-z])",
-    re.IGNORECASE,
-)
+#: The name of every start or end tag, as a tokenizer reads it.
+_TAG_NAME = re.compile(r"</?([A-Za-z][^\t\n\f\r />]*)")
+#: An end tag opener not followed by a letter: a bogus comment to a tokenizer.
+_BOGUS_END = re.compile(r"</(?![A-Za-z])")
 
 #: A start tag of the cleaner's output that carries a URL attribute. Every value is quoted
 #: with ``"``, which never occurs raw inside one, so the match cannot run past the tag.
@@ -244,7 +241,9 @@ def _needs_second_pass(source: str) -> bool:
     cleaner only drops attributes: its output is the serialization of a tree the parser
     built, which parses back to the same tree.
     """
-    return _UNSAFE_MARKUP.search(source) is not None
+    if "<!" in source or "<?" in source or _BOGUS_END.search(source):
+        return True  # a comment, doctype, CDATA or bogus comment
+    return not all(name.lower() in _TAGS for name in set(_TAG_NAME.findall(source)))
 
 
 def _unquote(value: str) -> str:
@@ -281,9 +280,24 @@ def _ammonia_keeps(url: str) -> bool:
     """Whether ammonia keeps ``url`` in a URL attribute.
 
     It drops an absolute URL that its parser rejects (a space in the host, a bad port), as
-    it did when a second nh3 pass read the judged URLs; asking it costs a few microseconds.
+    it did when a second nh3 pass read the judged URLs. Only the scheme and authority can
+    make that parser fail (it escapes whatever the path, query or fragment hold), so an
+    absolute URL with an authority is judged by its origin, which a feed's URLs share. An
+    empty authority is judged whole: WHATWG parsers skip extra slashes (``http:///host``).
     """
+    origin = _ORIGIN.match(url)
+    if origin is not None and not origin.group(0).endswith("//"):
+        return _ammonia_keeps_origin(origin.group(0))
     return "href" in _URL_CHECK.clean(f'<a href="{_quote(url)}"></a>')
+
+
+#: A URL's scheme and authority (what follows ends at the first ``/``, ``\\``, ``?`` or ``#``).
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\\?#]*")
+
+
+@functools.lru_cache(maxsize=256)
+def _ammonia_keeps_origin(origin: str) -> bool:
+    return "href" in _URL_CHECK.clean(f'<a href="{_quote(origin)}/"></a>')
 
 
 def _judge_urls(clean: str, base_url: str | None) -> str:
