@@ -561,3 +561,24 @@ def test_the_last_of_several_authors_is_the_entry_author() -> None:
     )
     assert feed.parser == FAST_PARSER
     assert only(feed).author == "Second (s@e.example)"
+
+
+def test_rss_1_0_items_are_keyed_by_rdf_about() -> None:
+    """An RSS 1.0 (RDF) item takes its rdf:about as its id, whichever parser reads it, and
+    its dc:date as its update date."""
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?>'
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+        b' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        b'<channel rdf:about="https://e.example/"><title>Old school</title>'
+        b"<link>https://e.example/</link></channel>"
+        b'<item rdf:about="https://e.example/1"><title>One</title>'
+        b"<link>https://e.example/1.html</link><dc:date>2026-11-30T10:00:00Z</dc:date>"
+        b"<description>&lt;p&gt;Hi&lt;/p&gt;</description></item></rdf:RDF>"
+    )
+    feed = parse(body, "application/rdf+xml")
+    assert (feed.parser, feed.title) == (FAST_PARSER, "Old school")
+    entry = only(feed)
+    assert (entry.key, entry.link) == ("https://e.example/1", "https://e.example/1.html")
+    assert entry.updated == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
+    assert entry.content_html == "<p>Hi</p>"

@@ -8,7 +8,8 @@ document) for anything it cannot prove it reads the same —
 
 * not well-formed XML, a DOCTYPE, a charset other than UTF-8, a content type
   feedparser would warn about;
-* anything but ``<rss version="2.0">`` with one channel, or an Atom 1.0 feed;
+* anything but ``<rss version="2.0">`` with one channel, an Atom 1.0 feed, or
+  RSS 1.0 (RDF) with one channel;
 * attributes on an entry (CDF), content given by ``src`` or as base64;
 * an element inside an entry or the feed that feedparser has a handler for and
   this module does not model (``media:title``, ``itunes:summary``,
@@ -28,84 +29,48 @@ never Twisted or sqlite3.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
-from xml.sax.saxutils import escape
 
 from feedparser.datetimes import _parse_date
-from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type stubs
 
 from planetd.entryrules import Detail, RawEntry, RawFeed
+from planetd.fastrules import (
+    HANDLED,
+    HARMLESS,
+    OWN_CONTEXT,
+    PREFIXES,
+    READ_KEYS,
+    REPEATABLE,
+    SOURCE_PARTS,
+    TEXT_TYPES,
+    DeclinedError,
+    field_of,
+    fp_text,
+    map_type,
+    xhtml,
+)
 
 #: The name ``ParsedFeed.parser`` gives a document the fast path read.
 FAST_PARSER = "lxml"
 
 _ATOM = "http://www.w3.org/2005/Atom"
-_XHTML = "http://www.w3.org/1999/xhtml"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_RDF_ABOUT = f"{{{_RDF}}}about"
+_RSS10 = "http://purl.org/rss/1.0/"
+_RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
+#: Namespaces from which feedparser may take an RSS version before it sees the root.
+_RSS_VERSIONS = frozenset({_RSS10, _RSS090})
+#: What an RSS 1.0 document may hold beside its channel and items.
+_RSS10_BESIDE = frozenset({f"{{{_RSS10}}}item", f"{{{_RSS10}}}image", f"{{{_RSS10}}}textinput"})
 
-#: feedparser's canonical prefix for each namespace it knows (lower-cased URIs).
-_PREFIXES: dict[str, str] = {
-    uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()
-}
-#: Every element name feedparser has a start or end handler for.
-_HANDLED = frozenset(
-    name.split("_", 2)[2] for name in dir(_FeedParserMixin) if name.startswith(("_start_", "_end_"))
-)
-#: Local names that would call a handler when they close inside XHTML content.
-_END_HANDLED = frozenset(
-    name[len("_end_") :] for name in dir(_FeedParserMixin) if name.startswith("_end_")
-)
-#: Handlers that write nothing planetd reads, wherever they occur.
-_HARMLESS = frozenset(
-    {
-        "category", "dc_subject", "enclosure", "tags", "keywords", "rights", "copyright",
-        "dc_rights", "language", "dc_language", "created", "dcterms_created", "dcterms_valid",
-        "expirationdate", "media_content", "media_thumbnail", "media_keywords",
-        "media_rating", "media_credit", "media_category", "media_license",
-        "media_restriction", "media_player", "itunes_image", "itunes_explicit",
-        "itunes_block", "itunes_keywords", "itunes_category", "cc_license",
-        "creativecommons_license", "creativeCommons_license", "psc_chapters",
-        "psc_chapter", "georss_point", "georss_line", "georss_polygon", "georss_box",
-        "cloud", "generator", "webmaster", "dc_publisher", "lastbuilddate",
-        "feedburner_browserfriendly", "info", "icon", "logo", "image", "textinput",
-        "width", "height", "url", "subtitle", "tagline", "itunes_subtitle",
-    }
-)  # fmt: skip
-#: Feed-level elements whose parts feedparser keeps apart (the channel's title and link
-#: outrank an image's; an owner's name is the publisher's).
-_OWN_CONTEXT = frozenset({"image", "textinput", "itunes_owner"})
-#: Keys planetd reads from feedparser's dicts: no unknown element may land on them.
-_READ_KEYS = frozenset(
-    {"id", "title", "link", "links", "author", "published", "updated", "summary", "content",
-     "ttl", "sy_updateperiod", "sy_updatefrequency", "guidislink"}
-)  # fmt: skip
-_TITLE = frozenset({"title"})
-_LINK = frozenset({"link"})
-_ID = frozenset({"id", "guid"})
-_AUTHOR = frozenset({"author", "dc_creator", "managingeditor", "itunes_author", "dc_author"})
-_PUBLISHED = frozenset({"published", "pubdate", "issued", "dcterms_issued"})
-_UPDATED = frozenset({"updated", "modified", "dc_date", "dcterms_modified"})
-_SUMMARY = frozenset({"description", "summary", "itunes_summary"})
-#: Fields that may repeat: feedparser's rules for them are modelled (the last author wins,
-#: summaries follow the summary rule, alternate links overwrite, contents add up).
-_REPEATABLE = frozenset({"link", "content", "summary", "author", "other"})
-#: What an Atom ``source`` may hold: feedparser reads all of it into the source's own dict.
-_SOURCE_PARTS = frozenset(
-    {"title", "subtitle", "link", "id", "updated", "published", "author", "contributor",
-     "name", "email", "uri", "url", "category", "rights", "generator", "icon", "logo"}
-)  # fmt: skip
-_CONTENT = frozenset({"content", "content_encoded"})
-_TEXT_TYPES = frozenset({"text/plain", "text/html", "application/xhtml+xml"})
 _XML_TYPES = ("application/xml", "text/xml")
-#: The characters ``_cp1252`` maps (a translate is slow; a search for them is not).
-_C1 = re.compile("[\x80-\x9f]")
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -115,10 +80,6 @@ _PARSER = etree.XMLParser(
     remove_pis=True,
     huge_tree=False,
 )
-
-
-class _DeclinedError(Exception):
-    """The document has something the fast path does not model: feedparser reads it."""
 
 
 def read_fast(body: bytes, url: str, content_type: str | None) -> RawFeed | None:
@@ -139,10 +100,29 @@ def read_fast(body: bytes, url: str, content_type: str | None) -> RawFeed | None
                 return None
             return _Reader(url, atom=False).feed(channels[0], "item")
         if root.tag == f"{{{_ATOM}}}feed":
+            if {uri.lower() for uri in root.nsmap.values()} & _RSS_VERSIONS:
+                return None  # feedparser may take the document's version from these
             return _Reader(url, atom=True).feed(root, f"{{{_ATOM}}}entry")
-    except _DeclinedError:
+        if root.tag == f"{{{_RDF}}}RDF":
+            return _read_rss10(root, url)
+    except DeclinedError:
         return None
     return None
+
+
+def _read_rss10(root: Any, url: str) -> RawFeed | None:
+    """RSS 1.0: a channel, its items beside it, and optionally an image and a text input."""
+    namespaces = {uri.lower() for uri in root.nsmap.values()}
+    if _RSS10 not in namespaces or namespaces & {_ATOM.lower(), _RSS090}:
+        return None  # feedparser takes the version from the first of these it meets
+    channel = f"{{{_RSS10}}}channel"
+    kinds = [child.tag for child in root]
+    if kinds.count(channel) != 1 or not set(kinds) <= {channel, *_RSS10_BESIDE}:
+        return None
+    (head,) = (child for child in root if child.tag == channel)
+    if set(head.attrib) - {_RDF_ABOUT, _XML_LANG} or head.find(f"{{{_RSS10}}}item") is not None:
+        return None  # CDF attributes, or items inside the channel
+    return _Reader(url, atom=False).feed(head, f"{{{_RSS10}}}item", entries_in=root)
 
 
 def _plain_utf8(body: bytes, content_type: str | None) -> bool:
@@ -166,19 +146,6 @@ def _plain_utf8(body: bytes, content_type: str | None) -> bool:
     return declared is None or declared.group(1).lower() in (b"utf-8", b"utf8")
 
 
-def _fp_text(value: str) -> str:
-    """feedparser's last touches to every text value: Latin-1 repair, windows-1252 map."""
-    if value.isascii():
-        return value  # both steps change only characters above U+007F
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_cp1252) if _C1.search(value) else value
-
-
-def _map_type(value: str) -> str:
-    return str(_FeedParserMixin.map_content_type(value))
-
-
 class _Reader:
     """One document's reading; the feed URL is feedparser's base for every URI."""
 
@@ -200,14 +167,14 @@ class _Reader:
         namespace = (qname.namespace or "").lower()
         if "backend.userland.com/rss" in namespace:
             namespace = "http://backend.userland.com/rss"
-        prefix = _PREFIXES.get(namespace, element.prefix or "")
+        prefix = PREFIXES.get(namespace, element.prefix or "")
         local = qname.localname.lower()
         return f"{prefix}_{local}" if prefix else local
 
     def text(self, element: Any) -> str:
         """An element's text as feedparser pops it: children refused, stripped."""
         if len(element):
-            raise _DeclinedError("markup inside a text element")
+            raise DeclinedError("markup inside a text element")
         return (element.text or "").strip()
 
     def base(self, element: Any) -> str:
@@ -226,9 +193,10 @@ class _Reader:
     def uri(self, value: str, element: Any) -> str:
         return str(_urljoin(self.base(element), value)) if value else value
 
-    def feed(self, container: Any, entry_tag: str) -> RawFeed:
+    def feed(self, container: Any, entry_tag: str, entries_in: Any = None) -> RawFeed:
         fields = self.fields(c for c in container if c.tag != entry_tag)
-        entries = tuple(self.entry(e) for e in container if e.tag == entry_tag)
+        parent = container if entries_in is None else entries_in
+        entries = tuple(self.entry(e) for e in parent if e.tag == entry_tag)
         return RawFeed(
             title=fields.title,
             link=fields.link,
@@ -240,9 +208,12 @@ class _Reader:
         )
 
     def entry(self, element: Any) -> RawEntry:
-        if any(key != _XML_LANG for key in element.attrib):
-            raise _DeclinedError("attributes on an entry")
-        fields = self.fields(iter(element), in_entry=True)
+        if any(key not in (_XML_LANG, _RDF_ABOUT) for key in element.attrib):
+            raise DeclinedError("attributes on an entry")
+        fields = _Fields()
+        # feedparser takes an RSS 1.0 item's rdf:about as its id, as it is.
+        fields.id = element.get(_RDF_ABOUT, "")
+        self.fields(iter(element), in_entry=True, out=fields)
         return RawEntry(
             id=fields.id,
             title=fields.title,
@@ -257,26 +228,28 @@ class _Reader:
             summary=fields.summary,
         )
 
-    def fields(self, children: Iterator[Any], *, in_entry: bool = False) -> _Fields:
+    def fields(
+        self, children: Iterator[Any], *, in_entry: bool = False, out: _Fields | None = None
+    ) -> _Fields:
         """Read the fields of one feed or entry from its child elements, in order."""
-        out = _Fields()
+        out = out or _Fields()
         seen: set[str] = set()
         for child in children:
             name = self.name(child)
-            kind = _kind(name)
+            kind = field_of(name)
             once = name if kind == "extra" else kind
-            if once in seen and kind not in _REPEATABLE:
-                raise _DeclinedError(f"two {once} elements")
+            if once in seen and kind not in REPEATABLE:
+                raise DeclinedError(f"two {once} elements")
             seen.add(once)
             handler: Callable[[Any, _Fields, bool], None] = getattr(self, "_" + kind)
             handler(child, out, in_entry)
         return out
 
     def _title(self, element: Any, out: _Fields, in_entry: bool) -> None:
-        kind = _map_type(element.get("type", "text/plain"))
+        kind = map_type(element.get("type", "text/plain"))
         if kind not in ("text/plain", "text/html"):
-            raise _DeclinedError("a title that is not text or HTML")
-        out.title = _fp_text(self.text(element))
+            raise DeclinedError("a title that is not text or HTML")
+        out.title = fp_text(self.text(element))
         if not self.atom and kind == "text/plain" and _FeedParserMixin.looks_like_html(out.title):
             kind = "text/html"
         out.title_type = kind
@@ -285,22 +258,22 @@ class _Reader:
         attrs = {k.lower(): v for k, v in element.attrib.items()}
         href = attrs.get("url", attrs.get("uri", attrs.get("href")))
         if href is None:
-            value = self.uri(_fp_text(self.text(element)), element)
+            value = self.uri(fp_text(self.text(element)), element)
             if in_entry:
                 value = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value.replace("&amp;", "&"))
             out.link = value
             return
         if len(element) or (element.text or "").strip():
-            raise _DeclinedError("a link with both href and text")
+            raise DeclinedError("a link with both href and text")
         rel = attrs.get("rel", "alternate").lower()
         default = "application/atom+xml" if rel == "self" else "text/html"
-        kind = _map_type(attrs.get("type", default).lower())
+        kind = map_type(attrs.get("type", default).lower())
         if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
             out.link = str(_urljoin(self.base(element), href))
 
     def _id(self, element: Any, out: _Fields, in_entry: bool) -> None:
         is_link = {k.lower(): v for k, v in element.attrib.items()}.get("ispermalink", "true")
-        value = _fp_text(self.text(element))
+        value = fp_text(self.text(element))
         if is_link == "true":
             value = self.uri(value, element)
             if out.link is None:
@@ -312,22 +285,22 @@ class _Reader:
         for child in element:
             part = self.name(child)
             if part not in ("name", "email", "uri", "url") or part in parts:
-                raise _DeclinedError("an author with unexpected parts")
+                raise DeclinedError("an author with unexpected parts")
             parts[part] = self.text(child)
         own = (element.text or "") + "".join(c.tail or "" for c in element)
         if not parts:
-            out.author = _fp_text(own.strip())
+            out.author = fp_text(own.strip())
         elif own.strip():
-            raise _DeclinedError("an author with both text and parts")
+            raise DeclinedError("an author with both text and parts")
         else:
             name, email = parts.get("name"), parts.get("email")
             out.author = f"{name} ({email})" if name and email else name or email or ""
 
     def _published(self, element: Any, out: _Fields, in_entry: bool) -> None:
-        out.published = _fp_text(self.text(element))
+        out.published = fp_text(self.text(element))
 
     def _updated(self, element: Any, out: _Fields, in_entry: bool) -> None:
-        out.updated = _fp_text(self.text(element))
+        out.updated = fp_text(self.text(element))
 
     def _summary(self, element: Any, out: _Fields, in_entry: bool) -> None:
         """feedparser's summary rule: a summary that follows another, with no content yet,
@@ -338,7 +311,7 @@ class _Reader:
             # The feed's description is its subtitle, which planetd does not read; a second
             # feed summary would turn into content and leak feedparser's flag into an entry.
             if as_content:
-                raise _DeclinedError("a second summary in the feed")
+                raise DeclinedError("a second summary in the feed")
             out.has_summary = out.has_summary or name != "description"
             return
         if as_content:
@@ -352,9 +325,9 @@ class _Reader:
         self, element: Any, out: _Fields, in_entry: bool, default: str | None = None
     ) -> None:
         if not in_entry:
-            raise _DeclinedError("content outside an entry")
+            raise DeclinedError("content outside an entry")
         if element.get("src") is not None:
-            raise _DeclinedError("content by reference")
+            raise DeclinedError("content by reference")
         if default is None:
             default = "text/plain" if self.name(element) == "content" else "text/html"
         out.contents.append(self.detail(element, default))
@@ -363,62 +336,44 @@ class _Reader:
 
     def detail(self, element: Any, default: str) -> Detail:
         if element.get("mode") is not None:
-            raise _DeclinedError("a content mode")
-        kind = _map_type(element.get("type", default))
-        if kind not in _TEXT_TYPES:
-            raise _DeclinedError("a content type feedparser may decode as base64")
+            raise DeclinedError("a content mode")
+        kind = map_type(element.get("type", default))
+        if kind not in TEXT_TYPES:
+            raise DeclinedError("a content type feedparser may decode as base64")
         if kind == "application/xhtml+xml":
-            value = _xhtml(element)
+            value = xhtml(element)
         else:
             value = self.text(element)
             if not self.atom and kind == "text/plain" and _FeedParserMixin.looks_like_html(value):
                 kind = "text/html"
-        return Detail(_fp_text(value), kind, self.base(element))
+        return Detail(fp_text(value), kind, self.base(element))
 
     def _extra(self, element: Any, out: _Fields, in_entry: bool) -> None:
         if in_entry:
             self._other(element, out, in_entry)
         else:
-            out.extra[self.name(element)] = _fp_text(self.text(element))
+            out.extra[self.name(element)] = fp_text(self.text(element))
 
     def _other(self, element: Any, out: _Fields, in_entry: bool) -> None:
         """An element planetd does not read: refuse it if feedparser would read it into a field."""
         top = self.name(element)
-        if top in _OWN_CONTEXT and not in_entry:
+        if top in OWN_CONTEXT and not in_entry:
             return  # feedparser reads their parts into their own dict, none into a field
         if top == "source" and in_entry:
             for node in element.iterdescendants():
-                if self.name(node) not in _SOURCE_PARTS or (
+                if self.name(node) not in SOURCE_PARTS or (
                     node.tag.endswith("title") and len(node)
                 ):
-                    raise _DeclinedError("a source holding more than a feed's head")
+                    raise DeclinedError("a source holding more than a feed's head")
             return  # read into the entry's "source" dict, which planetd does not read
         for node in element.iter():
             if not isinstance(node.tag, str):
                 continue
             name = self.name(node)
-            if name in _HANDLED and name not in _HARMLESS:
-                raise _DeclinedError(f"an element feedparser reads: {name}")
-            if name in _READ_KEYS:
-                raise _DeclinedError(f"an element named like a field: {name}")
-
-
-def _kind(name: str) -> str:
-    for kind, names in (
-        ("title", _TITLE),
-        ("link", _LINK),
-        ("id", _ID),
-        ("author", _AUTHOR),
-        ("published", _PUBLISHED),
-        ("updated", _UPDATED),
-        ("summary", _SUMMARY),
-        ("content", _CONTENT),
-    ):
-        if name in names:
-            return kind
-    if name in ("ttl", "sy_updateperiod", "sy_updatefrequency"):
-        return "extra"
-    return "other"
+            if name in HANDLED and name not in HARMLESS:
+                raise DeclinedError(f"an element feedparser reads: {name}")
+            if name in READ_KEYS:
+                raise DeclinedError(f"an element named like a field: {name}")
 
 
 class _Fields:
@@ -438,57 +393,6 @@ class _Fields:
         #: feedparser's "summary" key and its hasContent flag, which decide what a summary is.
         self.has_summary = False
         self.has_content = False
-
-
-def _xhtml(element: Any) -> str:
-    """Inline XHTML content serialized as feedparser does, its wrapping ``<div>`` removed."""
-    pieces: list[str] = []
-    if element.text:
-        pieces.append(escape(element.text))
-    _serialize_children(element, pieces)
-    while len(pieces) > 1 and not pieces[-1].strip():
-        del pieces[-1]
-    while len(pieces) > 1 and not pieces[0].strip():
-        del pieces[0]
-    if (
-        pieces
-        and (pieces[0] == "<div>" or pieces[0].startswith("<div "))
-        and pieces[-1] == "</div>"
-    ):
-        depth = 0
-        for piece in pieces[:-1]:
-            if piece.startswith("</"):
-                depth -= 1
-                if depth == 0:
-                    break
-            elif piece.startswith("<") and not piece.endswith("/>"):
-                depth += 1
-        else:
-            pieces = pieces[1:-1]
-    return "".join(pieces).strip()
-
-
-def _serialize_children(element: Any, pieces: list[str]) -> None:
-    for child in element:
-        qname = etree.QName(child)
-        local = qname.localname.lower()
-        if qname.namespace != _XHTML or local in _END_HANDLED:
-            raise _DeclinedError("XHTML content feedparser would not copy as is")
-        attrs = []
-        for key, value in child.attrib.items():
-            if key.startswith("{"):
-                raise _DeclinedError("a namespaced attribute in XHTML content")
-            key = key.lower()
-            if key in ("rel", "type"):
-                value = value.lower()
-            attrs.append(f' {key}="{escape(value, {chr(34): "&quot;"})}"')
-        pieces.append(f"<{local}{''.join(attrs)}>")
-        if child.text:
-            pieces.append(escape(child.text))
-        _serialize_children(child, pieces)
-        pieces.append(f"</{local}>")
-        if child.tail:
-            pieces.append(escape(child.tail))
 
 
 __all__ = ["FAST_PARSER", "read_fast"]
