@@ -214,6 +214,9 @@ _CLEANER = nh3.Cleaner(
 
 #: The name of every start or end tag, as a tokenizer reads it.
 _TAG_NAME = re.compile(r"</?([A-Za-z][^\t\n\f\r />]*)")
+#: Tags whose presence still lets one nh3 pass do: the allowed ones, and the raw-text
+#: elements the cleaner drops whole.
+_ONE_PASS_TAGS = _TAGS | {"script", "style", "iframe"}
 #: An end tag opener not followed by a letter: a bogus comment to a tokenizer.
 _BOGUS_END = re.compile(r"</(?![A-Za-z])")
 
@@ -238,12 +241,14 @@ def _needs_second_pass(source: str) -> bool:
     """Whether cleaning ``source`` may unwrap or drop markup (and so need a second parse).
 
     When every tag in ``source`` is allowed and it holds no comment or declaration, the
-    cleaner only drops attributes: its output is the serialization of a tree the parser
-    built, which parses back to the same tree.
+    cleaner only drops attributes, and whole ``script``, ``style`` and ``iframe`` elements
+    (raw text to the parser, so nothing inside them was ever markup): its output is the
+    serialization of a tree the parser built, less whole subtrees, which parses back to
+    the same tree. Scripts and embedded players are common in feeds; unwrapping is not.
     """
     if "<!" in source or "<?" in source or _BOGUS_END.search(source):
         return True  # a comment, doctype, CDATA or bogus comment
-    return not all(name.lower() in _TAGS for name in set(_TAG_NAME.findall(source)))
+    return not all(name.lower() in _ONE_PASS_TAGS for name in set(_TAG_NAME.findall(source)))
 
 
 def _unquote(value: str) -> str:
