@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 
 from planetd.boundaries import EntryKey, ParsedEntry, ParsedFeed
-from planetd.parse import _describe, _safe_link, parse_feed
+from planetd.entryrules import safe_link as _safe_link
+from planetd.fastparse import FAST_PARSER
+from planetd.parse import _describe, parse_feed, parse_with_feedparser
 
 URL = "https://blog.example.org/feed/"
 ATOM = "application/atom+xml"
@@ -36,8 +39,15 @@ def rss(items: str, channel: str = "<title>Jane's Blog</title>") -> bytes:
 
 
 def parse(body: bytes, content_type: str | None = ATOM, **kw: object) -> ParsedFeed:
-    """``parse_feed`` of ``body`` as fetched from URL."""
-    return parse_feed(body, URL, content_type, **kw)  # type: ignore[arg-type]
+    """``parse_feed`` of ``body`` as fetched from URL, checked against feedparser's reading.
+
+    Whichever parser reads the document, the result must be what feedparser alone makes of
+    it, so every example here is also a differential test of the fast path.
+    """
+    result = parse_feed(body, URL, content_type, **kw)  # type: ignore[arg-type]
+    reference = parse_with_feedparser(body, URL, content_type, **kw)  # type: ignore[arg-type]
+    assert attrs.evolve(result, parser="feedparser") == reference
+    return result
 
 
 def only(feed: ParsedFeed) -> ParsedEntry:
@@ -490,3 +500,85 @@ def test_a_body_that_names_a_file_is_not_read(tmp_path: Path) -> None:
     assert feed.error is not None
     assert feed.entries == ()
     assert parse(b"/etc/passwd", None).error is not None
+
+
+def test_parse_feed_names_the_parser_that_read_the_document() -> None:
+    """``ParsedFeed.parser`` says which parser read the document: the fast path's name for
+    plain RSS 2.0, "feedparser" for what the fast path declines (here RSS 0.91), and both
+    readings store the same entry."""
+    rss20 = rss("<item><title>a</title><guid>https://example.org/a</guid></item>")
+    rss091 = rss20.replace(b'version="2.0"', b'version="0.91"')
+    fast, reference = parse(rss20, RSS), parse(rss091, RSS)
+    assert (fast.parser, reference.parser) == (FAST_PARSER, "feedparser")
+    assert only(fast).key == only(reference).key == "https://example.org/a"
+    assert only(fast).title == only(reference).title == "a"
+
+
+def test_windows_1252_control_characters_read_as_feedparser_maps_them() -> None:
+    """C1 control characters in a title become the windows-1252 characters feedparser maps
+    them to (U+0096 reads as an en dash), whichever parser reads the document."""
+    feed = parse(rss("<item><title>a \u0096 b</title><guid>g</guid></item>"), RSS)
+    assert feed.parser == FAST_PARSER
+    assert only(feed).title == "a \u2013 b"
+
+
+def test_a_second_summary_without_content_is_content_as_feedparser_reads_it() -> None:
+    """A podcast item's itunes:summary after its description is read as the entry's content
+    (feedparser's rule), so its text is what the entry shows."""
+    itunes = 'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+    body = rss(
+        "<item><guid>g</guid><description>short</description>"
+        "<itunes:summary>the long notes</itunes:summary></item>"
+    ).replace(b'<rss version="2.0"', f'<rss version="2.0" {itunes}'.encode())
+    feed = parse(body, RSS)
+    assert feed.parser == FAST_PARSER
+    assert only(feed).content_html == "<p>the long notes</p>"
+
+
+def test_an_atom_source_does_not_leak_into_the_entry() -> None:
+    """An entry copied from another feed keeps its own title, link and author; its
+    ``source`` (the original feed's title, link and author) is not read into the entry."""
+    feed = parse(
+        atom(
+            "<entry><id>tag:e,1</id><source><title>Origin</title>"
+            '<link href="https://origin.example/"/><author><name>Them</name></author>'
+            "</source><title>Mine</title><link href='https://e.example/1'/>"
+            "<author><name>Me</name></author></entry>"
+        )
+    )
+    assert feed.parser == FAST_PARSER
+    entry = only(feed)
+    assert (entry.title, entry.link, entry.author) == ("Mine", "https://e.example/1", "Me")
+
+
+def test_the_last_of_several_authors_is_the_entry_author() -> None:
+    """With two authors, feedparser's ``author`` is the last one's, and so is planetd's."""
+    feed = parse(
+        atom(
+            "<entry><id>tag:e,2</id><title>t</title><author><name>First</name></author>"
+            "<author><name>Second</name><email>s@e.example</email></author></entry>"
+        )
+    )
+    assert feed.parser == FAST_PARSER
+    assert only(feed).author == "Second (s@e.example)"
+
+
+def test_rss_1_0_items_are_keyed_by_rdf_about() -> None:
+    """An RSS 1.0 (RDF) item takes its rdf:about as its id, whichever parser reads it, and
+    its dc:date as its update date."""
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?>'
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+        b' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        b'<channel rdf:about="https://e.example/"><title>Old school</title>'
+        b"<link>https://e.example/</link></channel>"
+        b'<item rdf:about="https://e.example/1"><title>One</title>'
+        b"<link>https://e.example/1.html</link><dc:date>2026-11-30T10:00:00Z</dc:date>"
+        b"<description>&lt;p&gt;Hi&lt;/p&gt;</description></item></rdf:RDF>"
+    )
+    feed = parse(body, "application/rdf+xml")
+    assert (feed.parser, feed.title) == (FAST_PARSER, "Old school")
+    entry = only(feed)
+    assert (entry.key, entry.link) == ("https://e.example/1", "https://e.example/1.html")
+    assert entry.updated == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
+    assert entry.content_html == "<p>Hi</p>"

@@ -216,6 +216,8 @@ class ParsedFeed:
     error: str | None = None
     #: A recoverable problem feedparser reported (bozo), kept for the operator.
     warning: str | None = None
+    #: Which parser read the document: "feedparser", or the fast path's name.
+    parser: str = "feedparser"
 
 
 @attrs.frozen

@@ -1,7 +1,8 @@
 """Running CPU-bound parsing on every core, off the reactor thread.
 
-Owns the process pool that :func:`planetd.parse.parse_feed` runs in:
-feedparser holds the GIL, so threads would serialize it and stall the web
+Owns the process pool that :func:`planetd.parse.parse_feed` runs in (the
+lxml fast path first, feedparser for what it declines): parsing and
+sanitizing hold the GIL, so threads would serialize them and stall the web
 server. A worker that crashes or runs past its time limit fails that feed
 only: the pool is replaced and the other jobs it held are run again once.
 """
