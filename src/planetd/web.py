@@ -1,7 +1,7 @@
 """The Klein face: every output over HTTP, cached, conditional and compressed.
 
 Owns HTTP only: routes, query validation (bad input is a 400 with a JSON
-error) and ``/healthz``. What the bytes say comes from
+error; on ``/search``, the page saying why) and ``/healthz``. What the bytes say comes from
 :class:`planetd.site.Site`; when they are built and which a request gets is
 :class:`planetd.outputs.OutputCache`'s; validators, ``304``, gzip and
 headers are :mod:`planetd.httpcache`'s. It is assembled by
@@ -16,10 +16,11 @@ from datetime import datetime
 from klein import Klein
 from twisted.web.iweb import IRequest
 
-from planetd.boundaries import FeedURL, Output, ReadsPlanet
+from planetd.boundaries import FeedURL, Output, ReadsPlanet, SearchTooSlowError
 from planetd.httpcache import STYLESHEET, bad_request, prepare, serve
 from planetd.outputs import OutputCache
 from planetd.river import CursorError, decode_cursor
+from planetd.search import SearchSyntaxError, decode_search_cursor, parse_query
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, Site
 
 
@@ -114,13 +115,16 @@ class PlanetWeb:
         try:
             limit = _limit(_arg(request, "limit"))
             before_text = _arg(request, "before")
-            before = decode_cursor(before_text) if before_text is not None else None
+            searching = _arg(request, "q") is not None
+            before = decode_cursor(before_text) if before_text and not searching else None
             feed = _arg(request, "feed")
             if feed is not None and not self.site.knows_feed(feed):
                 raise ValueError(f"no feed {feed[:200]!r} in this planet")
             hidden = _flag(_arg(request, "hidden"))
         except ValueError as e:
             return bad_request(request, str(e))
+        if _arg(request, "q") is not None:
+            return await self._search_api(request, limit, feed, hidden)
         if limit == API_DEFAULT_LIMIT and before is None and feed is None and not hidden:
             return serve(request, await self.outputs.fixed("/api/entries"))
         key = f"/api/entries?{limit}&{before_text}&{feed}&{hidden}"
@@ -137,6 +141,67 @@ class PlanetWeb:
                 JSON,
             ),
         )
+        assert cached is not None
+        return serve(request, cached)
+
+    # -- search -------------------------------------------------------------------------
+
+    @app.route("/search", methods=["GET", "HEAD"])
+    async def search_page(self, request: IRequest) -> bytes:
+        text = _arg(request, "q") or ""
+        before_text = _arg(request, "before")
+        try:
+            query = parse_query(text) if text.strip() else None
+            offset = decode_search_cursor(before_text) if before_text else 0
+        except SearchSyntaxError as e:
+            return await self._search_error_page(request, text, str(e))
+        try:
+            cached = await self.outputs.computed(
+                f"/search?{offset}&{query and query.text}",
+                lambda db, now: Output(self.site.search_page(db, now, query, offset), HTML),
+            )
+        except SearchTooSlowError as e:
+            return await self._search_error_page(request, text, str(e))
+        assert cached is not None
+        return serve(request, cached)
+
+    async def _search_error_page(self, request: IRequest, text: str, error: str) -> bytes:
+        """The search page saying why a query cannot run, with a 400."""
+        cached = await self.outputs.computed(
+            f"/search!{error}&{text}",
+            lambda db, now: Output(self.site.search_error_page(db, now, text, error), HTML),
+        )
+        assert cached is not None
+        request.setResponseCode(400)
+        return serve(request, cached)
+
+    async def _search_api(
+        self, request: IRequest, limit: int, feed: str | None, hidden: bool
+    ) -> bytes:
+        """``/api/entries?q=``: the entries a search finds, best first, with snippets."""
+        before_text = _arg(request, "before")
+        try:
+            query = parse_query(_arg(request, "q") or "")
+            offset = decode_search_cursor(before_text) if before_text else 0
+        except SearchSyntaxError as e:
+            return bad_request(request, str(e))
+        try:
+            cached = await self.outputs.computed(
+                f"/api/entries?q={query.text}&{limit}&{offset}&{feed}&{hidden}",
+                lambda db, _: Output(
+                    self.site.search_api(
+                        db,
+                        query,
+                        limit=limit,
+                        offset=offset,
+                        feed=FeedURL(feed) if feed else None,
+                        hidden=hidden,
+                    ),
+                    JSON,
+                ),
+            )
+        except SearchTooSlowError as e:
+            return bad_request(request, str(e))
         assert cached is not None
         return serve(request, cached)
 
