@@ -8,7 +8,7 @@ FTS5, so no reader's text is ever FTS5 syntax: a column filter, ``NEAR``,
 ``OR``, a stray ``"`` or ``(`` are words, and a query FTS5 would reject
 degrades to plain words instead of an error. Also owns the limits (query
 length, number of terms), the choice of index (words with CJK characters go
-to the trigram index, see ``docs/design.md``), the cursor of a results page,
+to the trigram index, see the README's "Search"), the cursor of a results page,
 and turning FTS5's ``snippet()`` output into HTML: the text is escaped first
 and only then are the private markers around each hit replaced with
 ``<mark>``, so nothing in an entry's text can become markup.

@@ -116,13 +116,15 @@ _BATCH = 20_000
 def fill(conn: sqlite3.Connection, progress: Progress | None = None) -> int:
     """Index every entry already stored (the migration's second half); returns the count.
 
-    Runs inside the migration's transaction, in batches of rowids so that
-    ``progress`` hears of each one.
+    Runs inside the migration's transaction, in batches of rowids;
+    ``progress`` hears of the start and of each batch.
     """
     low, high, total = conn.execute(
         "SELECT coalesce(min(rowid), 0), coalesce(max(rowid), -1), count(*) FROM entries"
     ).fetchone()
     done = 0
+    if progress is not None:
+        progress(done, total)
     for start in range(low, high + 1, _BATCH):
         bounds = (start, start + _BATCH - 1)
         done += conn.execute(
