@@ -297,6 +297,9 @@ def _farm(corpus: Corpus, folder: str, feeds: int, per_feed: int) -> str:
     return config
 
 
+_MAIN = "import sys; from planetd.cli import main; main(sys.argv[1:])"
+
+
 def poll_cost(corpus: Corpus, folder: str, feeds: int, per_feed: int, runs: int) -> dict[str, Any]:
     """CPU (process tree) of ``planetd poll --all`` over a file farm, index on and off."""
     config = _farm(corpus, folder, feeds, per_feed)
@@ -315,7 +318,7 @@ def poll_cost(corpus: Corpus, folder: str, feeds: int, per_feed: int, runs: int)
             db.close()
             before = _children_cpu()
             subprocess.run(
-                [sys.executable, "-m", "planetd.cli", "poll", config, "--all", "--database", path],
+                [sys.executable, "-c", _MAIN, "poll", config, "--all", "--database", path],
                 check=True,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -339,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-runs", type=int, default=3)
     parser.add_argument("--keep", help="keep the big database at this path")
     parser.add_argument("--queries-only", help="only time the queries over this kept database")
+    parser.add_argument("--poll-only", action="store_true", help="only measure polling CPU")
     args = parser.parse_args(argv)
 
     if args.queries_only:
@@ -347,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
         reader.close()
         return 0
     folder = tempfile.mkdtemp(prefix="planetd-search-bench-")
+    if args.poll_only:
+        farm = os.path.join(folder, "farm")
+        cost = poll_cost(Corpus(), farm, args.poll_feeds, 50, args.poll_runs)
+        shutil.rmtree(folder, ignore_errors=True)
+        print(json.dumps(cost, indent=2))
+        return 0
     report: dict[str, Any] = {"entries": args.entries}
     try:
         corpus = Corpus()

@@ -85,6 +85,25 @@ def test_equal_scores_are_broken_by_recency(db: Database) -> None:
     assert titles(db, "twisted") == ["Release 9", "Release 5", "Release 3"]
 
 
+def test_a_broad_word_ranks_title_hits_first_then_recency(db: Database) -> None:
+    """A word in ``broad`` entries or more is not weighed by bm25 (too slow on a big planet):
+    entries with the words in their title come first, then the others, newest first."""
+    poll(db, A, post("old-title", "Python news", "python", day=1))
+    poll(db, A, *(post(f"t{d}", f"Day {d}", "plain python text", day=d) for d in (5, 7, 6)))
+    poll(db, B, post("new-title", "More python", "python", day=3))
+    query = parse_query("python")
+    ranked = searchindex.ranked(db._conn, query, feed_url=None, include_hidden=False, broad=3)
+    title_of = dict(db._conn.execute("SELECT rowid, title FROM entries"))
+    assert [title_of[r] for r in ranked] == [
+        "More python",
+        "Python news",
+        "Day 7",
+        "Day 6",
+        "Day 5",
+    ]
+    assert searchindex.ranked(db._conn, query, feed_url=None, include_hidden=False) != ranked
+
+
 def test_source_and_author_are_searched(db: Database) -> None:
     """A feed's name and an entry's author find it; diacritics are folded (café = cafe)."""
     poll(db, A, post("x", "Morning", "coffee", author="Guido Rossum"))

@@ -444,6 +444,10 @@ class SearchQuery:
     trigram: bool = False
     #: The words and phrases searched for (not the excluded ones).
     words: tuple[str, ...] = ()
+    #: The FTS5 expression of the words and phrases searched for alone (no exclusions).
+    include: str = ""
+    #: Each term of ``expression`` as FTS5 reads it, excluded ones too.
+    terms: tuple[str, ...] = ()
 
 
 @attrs.frozen

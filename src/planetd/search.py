@@ -113,10 +113,18 @@ def parse_query(text: str) -> SearchQuery:
     ]
     include = [term for term, excluded in fts if not excluded]
     exclude = [term for term, excluded in fts if excluded]
-    expression = "(" + " AND ".join(include) + ")"
+    positive = "(" + " AND ".join(include) + ")"
+    expression = positive
     if exclude:
         expression += " NOT (" + " OR ".join(exclude) + ")"
-    return SearchQuery(text=words, expression=expression, trigram=trigram, words=shown)
+    return SearchQuery(
+        text=words,
+        expression=expression,
+        trigram=trigram,
+        words=shown,
+        include=positive,
+        terms=tuple(term for term, _ in fts),
+    )
 
 
 def highlight_html(snippet: str) -> str:

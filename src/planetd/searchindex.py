@@ -18,8 +18,9 @@ transaction that writes an entry (insert, update, expunge) or renames a
 feed: the index can never disagree with what it indexes. The migration that
 creates them fills them from the rows already there, in batches, reporting
 progress. A search ranks by ``bm25`` among the newest :data:`WINDOW`
-matches, ties broken by recency, under a time budget enforced by SQLite's
-progress handler.
+matches, ties broken by recency (title hits first, then recency, when a
+term is too common for bm25 to stay fast), under a time budget enforced by
+SQLite's progress handler.
 
 Blocking, no Twisted. What a query means is :mod:`planetd.search`'s.
 """
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,6 +41,10 @@ Progress = Callable[[int, int], None]
 
 #: A search ranks the newest this many matches (all of them for rarer words).
 WINDOW = 2000
+#: A term in this many entries or more is too broad to weigh with bm25 (see :func:`ranked`).
+BROAD = 5000
+#: A query with a broad term orders the newest this many matches (no bm25 to weigh).
+BROAD_WINDOW = 500
 #: Seconds a search may run before it is stopped.
 TIME_BUDGET = 0.2
 #: Relevance weights of title, author, source and text (bm25's column weights).
@@ -180,31 +185,79 @@ def ranked(
     feed_url: FeedURL | None,
     include_hidden: bool,
     window: int = WINDOW,
+    broad: int = BROAD,
 ) -> list[int]:
-    """The rowids of ``query``'s matches, best first.
+    """The rowids of ``query``'s matches, best first, among the newest ``window`` matches
+    (by rowid: the order entries were first stored).
 
-    Ranks the newest ``window`` matches (by rowid, the order entries were
-    first stored) by bm25; scores equal to one decimal place are a tie,
-    broken by the newer publication date, then the id.
+    When every term is in fewer than ``broad`` entries, they are ranked by
+    bm25; scores that agree to three significant digits are a tie, broken by
+    the newer publication date, then the id. bm25 reads every entry holding
+    each term to weigh it, which a term found in most of a large planet's
+    entries would make slow (and such a term weighs next to nothing): a query
+    with a broad word ranks the newest :data:`BROAD_WINDOW` matches: those
+    that hold its words in their title first, then the others, newest first
+    in each.
     """
     table = _table(query)
-    weights = ", ".join(map(str, WEIGHTS if not query.trigram else (WEIGHTS[0], WEIGHTS[3])))
-    clauses = [f"{table} MATCH ?", "f.active = 1"]
-    params: list[Any] = [query.expression]
+    clauses = ["f.active = 1"]
+    params: list[Any] = []
     if not include_hidden:
         clauses.append("e.hidden IS NULL")
     if feed_url is not None:
         clauses.append("e.feed_url = ?")
         params.append(feed_url)
-    params.append(window)
-    rows = conn.execute(
-        f"SELECT s.rowid, bm25({table}, {weights}), e.published, e.id"
-        f" FROM {table} s JOIN entries e ON e.rowid = s.rowid JOIN feeds f ON f.url = e.feed_url"
-        f" WHERE {' AND '.join(clauses)} ORDER BY s.rowid DESC LIMIT ?",
-        params,
-    ).fetchall()
-    rows.sort(key=lambda r: (round(r[1], 1), -r[2], _reverse(r[3])))
+
+    def matches(expression: str, score: str, limit: int, since: int = 0) -> list[Any]:
+        return list(
+            conn.execute(
+                f"SELECT s.rowid, {score}, e.published, e.id FROM {table} s"
+                " JOIN entries e ON e.rowid = s.rowid JOIN feeds f ON f.url = e.feed_url"
+                f" WHERE {table} MATCH ? AND s.rowid >= ? AND {' AND '.join(clauses)}"
+                " ORDER BY s.rowid DESC LIMIT ?",
+                (expression, since, *params, limit),
+            )
+        )
+
+    if not any(_broad(conn, table, word, broad) for word in _words(query.terms)):
+        weights = WEIGHTS if not query.trigram else (WEIGHTS[0], WEIGHTS[3])
+        score = f"bm25({table}, {', '.join(map(str, weights))})"
+        rows = matches(query.expression, score, window)
+        rows.sort(key=lambda r: (_tied(r[1]), -r[2], _reverse(r[3])))
+        return [r[0] for r in rows]
+    # Title hits first among the newest matches, then the others; newest first in each.
+    rows = matches(query.expression, "1", BROAD_WINDOW)
+    if rows:
+        title = f"{{title}} : {query.include} AND {query.expression}"
+        first = {r[0] for r in matches(title, "0", BROAD_WINDOW, since=rows[-1][0])}
+        rows = [(r[0], 0 if r[0] in first else 1, *r[2:]) for r in rows]
+    rows.sort(key=lambda r: (r[1], -r[2], _reverse(r[3])))
     return [r[0] for r in rows]
+
+
+def _words(terms: Iterable[str]) -> Iterator[str]:
+    """Each word of ``terms`` on its own (a phrase costs bm25 what its words cost); a
+    prefix stays whole."""
+    for term in terms:
+        if term.endswith("*"):
+            yield term
+        else:
+            for word in term[1:-1].replace('""', '"').split():
+                yield '"' + word.replace('"', '""') + '"'
+
+
+def _broad(conn: sqlite3.Connection, table: str, term: str, broad: int) -> bool:
+    """True if ``term`` is in ``broad`` entries or more (counting stops there)."""
+    (found,) = conn.execute(
+        f"SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?)",
+        (term, broad),
+    ).fetchone()
+    return bool(found >= broad)
+
+
+def _tied(score: float) -> float:
+    """A bm25 score to three significant digits: closer scores are a tie."""
+    return float(f"{score:.3g}")
 
 
 def _reverse(text: str) -> tuple[int, ...]:
