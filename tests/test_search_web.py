@@ -224,3 +224,18 @@ def test_opening_an_existing_database_the_daemon_way_keeps_the_index(tmp_path: P
     db = open_database(path)
     assert db._conn.execute("PRAGMA user_version").fetchone()[0] == 2
     db.close()
+
+
+def test_the_search_page_links_to_more_results(planet: Planet) -> None:
+    """A search with more hits than a page holds links to the next page of the same
+    ranking, which holds the rest."""
+    planet.add(0, *(post(f"r{n}", f"Rain {n}", "rain again", 2) for n in range(30)))
+    _, _, body = planet.get("/search?q=rain")
+    document = html5lib.parse(body.decode(), namespaceHTMLElements=False)
+    assert len([a for a in document.iter("article") if a.get("class") == "hit"]) == 25
+    more = document.find(".//nav/a").get("href")
+    assert more.startswith("/search?q=rain&before=")
+    _, _, body = planet.get(more)
+    document = html5lib.parse(body.decode(), namespaceHTMLElements=False)
+    assert len([a for a in document.iter("article") if a.get("class") == "hit"]) == 5
+    assert document.find(".//nav/a") is None
