@@ -44,10 +44,12 @@ LAYERS: dict[str, str] = {
     "subscriptions": "core",
     "faces": "core",
     "nometrics": "core",
+    "search": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
     "entrywrite": "store",
+    "searchindex": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",

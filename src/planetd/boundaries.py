@@ -338,6 +338,19 @@ class ReadsPlanet(Protocol):
 
     def hidden_counts(self) -> dict[FeedURL, dict[str, int]]: ...
 
+    def search(
+        self,
+        query: SearchQuery,
+        *,
+        limit: int,
+        offset: int = 0,
+        feed_url: FeedURL | None = None,
+        include_hidden: bool = False,
+        judge: Judge | None = None,
+    ) -> SearchResults:
+        """One page of ``query``'s results (see :class:`SearchResults`); may raise
+        :class:`SearchTooSlowError`."""
+
 
 class Stores(Protocol):
     """The store as every shell uses it: named operations, results as Deferreds.
@@ -504,3 +517,45 @@ class StoresReadingLists(Protocol):
     def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
 
     def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...
+
+
+# -- search ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SearchQuery:
+    """A reader's search, as :func:`planetd.search.parse_query` made it safe for FTS5."""
+
+    #: What the reader typed, with runs of spaces made one.
+    text: str
+    #: The FTS5 ``MATCH`` expression: every term quoted, never the reader's raw text.
+    expression: str
+    #: True if it runs on the trigram index (words of scripts written without spaces).
+    trigram: bool = False
+    #: The words and phrases searched for (not the excluded ones).
+    words: tuple[str, ...] = ()
+    #: The FTS5 expression of the words and phrases searched for alone (no exclusions).
+    include: str = ""
+    #: Each term of ``expression`` as FTS5 reads it, excluded ones too.
+    terms: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class SearchHit:
+    """One entry a search found, with its text around the hits as safe HTML."""
+
+    entry: StoredEntry
+    snippet_html: str
+
+
+@attrs.frozen
+class SearchResults:
+    """One page of a search's results, best first, and where the next page starts."""
+
+    hits: tuple[SearchHit, ...]
+    #: The offset of the next page in the ranked results, or None on the last page.
+    next_offset: int | None = None
+
+
+class SearchTooSlowError(Exception):
+    """A search ran past its time budget and was stopped (the reader should narrow it)."""

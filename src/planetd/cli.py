@@ -171,6 +171,31 @@ class FeedsOptions(_Command):
         return commands.feeds(self["config"], self["database"])
 
 
+class SearchOptions(_Command):
+    synopsis = "PLANET.INI QUERY [--limit N] [--database PATH]"
+    longdesc = (
+        'Search the stored entries as /search does: all words must match, "quoted words" '
+        "are a phrase, -word excludes, word* is a prefix. Prints the best matches first, one "
+        "a line: date, source, title, link (tab-separated)."
+    )
+    optParameters = [
+        ["limit", "n", 20, "How many results to print (1 to 500).", int],
+        _DATABASE,
+    ]
+
+    def parseArgs(self, *args: str) -> None:
+        if len(args) != 2:
+            raise usage.UsageError("expected PLANET.INI and a QUERY (quote it if it has spaces)")
+        self["config"], self["query"] = args
+
+    def postOptions(self) -> None:
+        if not 1 <= self["limit"] <= 500:
+            raise usage.UsageError("--limit must be from 1 to 500")
+
+    def run(self) -> int:
+        return commands.search(self["config"], self["database"], self["query"], self["limit"])
+
+
 class OpmlExportOptions(_Command):
     synopsis = "PLANET.INI [--database PATH]"
     longdesc = "Write the subscriptions as OPML 2.0 to stdout (the daemon's /opml.xml)."
@@ -222,12 +247,13 @@ class Options(_Options):
         ["render", None, RenderOptions, "Write a static site from the database."],
         ["feeds", None, FeedsOptions, "Show the feeds' health."],
         ["opml", None, OpmlOptions, "Export or import subscriptions as OPML."],
+        ["search", None, SearchOptions, "Search the stored entries."],
     ]
 
     def postOptions(self) -> None:
         if not self.subCommand:
             raise usage.UsageError(
-                "a command is required: check, poll, reload, render, feeds or opml"
+                "a command is required: check, poll, reload, render, feeds, opml or search"
             )
 
 

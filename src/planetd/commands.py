@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from planetd.boundaries import FeedState, PlanetConfig
+from planetd.boundaries import FeedState, PlanetConfig, SearchTooSlowError
 from planetd.config import load_config, parse_config
 from planetd.opml import OpmlError, parse_opml, plan_append
 from planetd.subscriptions import configured_states
@@ -282,6 +282,37 @@ def feeds(config_path: str, database: str | None) -> int:
     views = feed_views(configured_states(config, stored), config, _now(), hidden)
     show_feeds(views, sys.stdout)
     return 0
+
+
+# -- search --------------------------------------------------------------------------
+
+
+def search(config_path: str, database: str | None, text: str, limit: int) -> int:
+    """``planetd search``: the best matches of a query, as ``/search`` ranks them; one line
+    each (date, source, title, link, tab-separated). Exit 1 when nothing matches."""
+    from planetd.render import Renderer
+    from planetd.river import rfc3339
+    from planetd.search import SearchSyntaxError, parse_query
+    from planetd.site import Site
+    from planetd.store import open_database
+
+    config = load_config(config_path)
+    try:
+        query = parse_query(text)
+    except SearchSyntaxError as e:
+        raise CommandError(f"search: {e}") from None
+    db = open_database(_database(config, database), readonly=True)
+    try:
+        results = Site(config, Renderer(config)).search(db, query, limit=limit)
+    except SearchTooSlowError as e:
+        raise CommandError(f"search: {e}") from None
+    finally:
+        db.close()
+    for hit in results.hits:
+        entry = hit.entry
+        fields = (rfc3339(entry.published), entry.feed_name, entry.title, entry.link or "")
+        print("\t".join(" ".join(str(f).split()) for f in fields))
+    return 0 if results.hits else 1
 
 
 # -- opml ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src http: https: data:; "
-    "media-src http: https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "media-src http: https:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _GZIP_MIN = 512
 

@@ -16,11 +16,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 
 from planetd import __version__
-from planetd.boundaries import FeedStatus, PlanetConfig, StoredEntry
+from planetd.boundaries import FeedStatus, PlanetConfig, SearchHit, StoredEntry
 from planetd.faces import face_views
 from planetd.river import (
     FeedView,
@@ -78,6 +79,8 @@ class Renderer:
 
     def _page(self, name: str, **context: Any) -> bytes:
         context.setdefault("root", "/")
+        # Only the daemon answers /search: a static copy (relative root) has no form.
+        context.setdefault("search_path", "/search" if context["root"] == "/" else None)
         return self.env.get_template(name).render(**context).encode("utf-8")
 
     def river_html(
@@ -117,6 +120,28 @@ class Renderer:
             feeds=feeds,
             counts=counts,
             root=root,
+            generated_at=format_date(now, self.config.date_format),
+        )
+
+    def search_html(
+        self,
+        feeds: Sequence[FeedView],
+        now: datetime,
+        text: str,
+        hits: Sequence[SearchHit],
+        older: str | None,
+        *,
+        error: str | None = None,
+    ) -> bytes:
+        """The search page: the query, its hits (title, source, date, snippet), the next
+        page's link, or why the query could not run."""
+        return self._page(
+            "search.html",
+            feeds=feeds,
+            query=text,
+            hits=hits,
+            error=error,
+            older=None if older is None else "/search?" + urlencode({"q": text, "before": older}),
             generated_at=format_date(now, self.config.date_format),
         )
 

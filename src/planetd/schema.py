@@ -9,8 +9,9 @@ process holds locked. Each refusal is a :class:`StoreError` whose message
 says why and what to do, and leaves the file as it was: a database is never
 reset. The queries themselves are :mod:`planetd.store`'s.
 
-Blocking, no Twisted; the only modules that import ``sqlite3`` are this one
-and :mod:`planetd.store`.
+Migration 2 adds the full-text index, whose tables, triggers and filling
+are :mod:`planetd.searchindex`'s. Blocking, no Twisted; only the store's
+modules import ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
-SCHEMA_VERSION = 2
+from planetd import searchindex
+from planetd.searchindex import Progress
+
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -83,7 +88,25 @@ _MIGRATIONS: dict[int, str] = {
         last_error TEXT
     );
     """,
+    # 3: the full-text index of the entries, filled from the rows already there.
+    3: searchindex.SCHEMA,
 }
+
+#: What a migration does after its statements, in the same transaction.
+_FILLS: dict[int, Callable[[sqlite3.Connection, Progress | None], object]] = {
+    3: searchindex.fill,
+}
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script``, whole (a trigger's body holds semicolons too)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
 
 
 def ts(moment: datetime | None) -> float | None:
@@ -150,8 +173,13 @@ def connect(path: str, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection, path: str, *, readonly: bool) -> int:
-    """Bring the schema to :data:`SCHEMA_VERSION`; refuse a newer or foreign database."""
+def migrate(
+    conn: sqlite3.Connection, path: str, *, readonly: bool, progress: Progress | None = None
+) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`; refuse a newer or foreign database.
+
+    ``progress`` hears how far a migration that rebuilds an index has got.
+    """
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -178,9 +206,10 @@ def migrate(conn: sqlite3.Connection, path: str, *, readonly: bool) -> int:
     try:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with Transaction(conn):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(_MIGRATIONS[target]):
+                    conn.execute(statement)
+                if target in _FILLS:
+                    _FILLS[target](conn, progress)
                 conn.execute(f"PRAGMA user_version = {target}")
     except sqlite3.OperationalError as e:
         raise StoreError(f"{path}: cannot write ({e})") from None

@@ -17,7 +17,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from planetd.boundaries import FeedConfig, FeedState, FeedURL, PlanetConfig, StoredEntry
+from planetd.boundaries import (
+    FeedConfig,
+    FeedState,
+    FeedURL,
+    PlanetConfig,
+    SearchHit,
+    StoredEntry,
+)
 from planetd.river import (
     entry_uri,
     is_inactive,
@@ -62,6 +69,22 @@ def entries_document(
     return dump_json(
         {
             "entries": [entry_json(e, with_hidden=with_hidden) for e in entries],
+            "next": next_cursor,
+        }
+    )
+
+
+def search_document(
+    hits: Sequence[SearchHit], next_cursor: str | None, *, with_hidden: bool = False
+) -> bytes:
+    """The ``/api/entries?q=`` document: the ``/api/entries`` shape, best match first, each
+    entry with ``snippet_html`` (its text around the hits, escaped, hits in ``<mark>``)."""
+    return dump_json(
+        {
+            "entries": [
+                {**entry_json(h.entry, with_hidden=with_hidden), "snippet_html": h.snippet_html}
+                for h in hits
+            ],
             "next": next_cursor,
         }
     )

@@ -23,6 +23,8 @@ from planetd.boundaries import (
     Output,
     PlanetConfig,
     ReadsPlanet,
+    SearchQuery,
+    SearchResults,
     StoredEntry,
 )
 from planetd.render import Renderer, read_stylesheet
@@ -35,7 +37,8 @@ from planetd.river import (
     page_fetch_limit,
     river_page,
 )
-from planetd.shapes import entries_document, feeds_document
+from planetd.search import encode_search_cursor
+from planetd.shapes import entries_document, feeds_document, search_document
 
 __all__ = [
     "API_DEFAULT_LIMIT",
@@ -49,6 +52,8 @@ __all__ = [
 
 API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 500
+#: Results on one ``/search`` page.
+SEARCH_PAGE_LIMIT = 25
 
 HTML = "text/html; charset=utf-8"
 XML_ATOM = "application/atom+xml; charset=utf-8"
@@ -196,6 +201,64 @@ class Site:
                 reader, now, view, views, "../../"
             )
         return files
+
+    # -- search -----------------------------------------------------------------------
+
+    def search(
+        self,
+        db: ReadsPlanet,
+        query: SearchQuery,
+        *,
+        limit: int,
+        offset: int = 0,
+        feed: FeedURL | None = None,
+        hidden: bool = False,
+    ) -> SearchResults:
+        """One page of a search's results, hidden entries judged as the river judges them:
+        the one search every face (the page, the API, ``planetd search``) runs."""
+        return db.search(
+            query,
+            limit=limit,
+            offset=offset,
+            feed_url=feed,
+            include_hidden=hidden,
+            judge=self.judge,
+        )
+
+    def search_page(
+        self, db: ReadsPlanet, now: datetime, query: SearchQuery | None, offset: int = 0
+    ) -> bytes:
+        """The ``/search`` page: the form, and one page of results if there is a query."""
+        _, views = self._read_feeds(db, now)
+        if query is None:
+            return self.renderer.search_html(views, now, "", (), None)
+        results = self.search(db, query, limit=SEARCH_PAGE_LIMIT, offset=offset)
+        older = None
+        if results.next_offset is not None:
+            older = encode_search_cursor(results.next_offset)
+        return self.renderer.search_html(views, now, query.text, results.hits, older)
+
+    def search_error_page(self, db: ReadsPlanet, now: datetime, text: str, error: str) -> bytes:
+        """The ``/search`` page for a query that cannot run, saying why."""
+        _, views = self._read_feeds(db, now)
+        return self.renderer.search_html(views, now, text, (), None, error=error)
+
+    def search_api(
+        self,
+        db: ReadsPlanet,
+        query: SearchQuery,
+        *,
+        limit: int,
+        offset: int,
+        feed: FeedURL | None,
+        hidden: bool = False,
+    ) -> bytes:
+        """The ``/api/entries?q=`` document: entries as ``/api/entries`` shows them, best
+        first, each with its ``snippet_html``."""
+        results = self.search(db, query, limit=limit, offset=offset, feed=feed, hidden=hidden)
+        following = results.next_offset
+        cursor = None if following is None else encode_search_cursor(following)
+        return search_document(results.hits, cursor, with_hidden=hidden)
 
     def knows_feed(self, url: str) -> bool:
         """True if ``url`` is one of the planet's configured feeds."""

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from planetd import schema
+from planetd import schema, searchindex
 from planetd.boundaries import (
     EntryID,
     EntryKey,
@@ -36,12 +36,17 @@ from planetd.boundaries import (
     PollOutcome,
     PollRecord,
     ReadingListState,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
     StoredEntry,
     Validators,
 )
 from planetd.entrywrite import execute_plan, read_stored_feed
 from planetd.plan import EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
+from planetd.search import highlight_html
+from planetd.searchindex import Progress
 from planetd.subscriptions import feed_order
 
 if TYPE_CHECKING:
@@ -99,6 +104,25 @@ def _stored_entry(row: Sequence[Any], hidden: Hidden | None) -> StoredEntry:
     )
 
 
+def _search_hit(
+    row: Sequence[Any] | None, judge: Judge | None, include_hidden: bool
+) -> SearchHit | None:
+    """A search's row as a hit, or None if it is hidden (and hidden ones are left out)
+    or damaged."""
+    if row is None:
+        return None
+    try:
+        hidden = Hidden(row[12]) if row[12] else None
+        if hidden is None and judge is not None:
+            hidden = judge(FeedURL(row[1]), str(row[13]))
+        entry = _stored_entry(row, hidden)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if hidden is not None and not include_hidden:
+        return None
+    return SearchHit(entry=entry, snippet_html=highlight_html(str(row[14] or "")))
+
+
 class Database:
     """One SQLite connection and planetd's queries over it. Use from one thread at a time."""
 
@@ -115,9 +139,12 @@ class Database:
         finally:
             self._conn.close()
 
-    def migrate(self) -> int:
-        """Bring the schema up to date, or raise :class:`StoreError` saying why not."""
-        return schema.migrate(self._conn, self.path, readonly=self.readonly)
+    def migrate(self, progress: Progress | None = None) -> int:
+        """Bring the schema up to date, or raise :class:`StoreError` saying why not.
+
+        ``progress`` hears how far a migration that builds the search index has got.
+        """
+        return schema.migrate(self._conn, self.path, readonly=self.readonly, progress=progress)
 
     def check_writable(self, wait: float = 2.0) -> None:
         """Take the write lock once, so a locked database is found at startup, not mid-poll."""
@@ -319,6 +346,39 @@ class Database:
             ).fetchall()
         )
 
+    def search(
+        self,
+        query: SearchQuery,
+        *,
+        limit: int,
+        offset: int = 0,
+        feed_url: FeedURL | None = None,
+        include_hidden: bool = False,
+        judge: Judge | None = None,
+    ) -> SearchResults:
+        """One page of ``query``'s results, best first, from ``offset`` in the ranking.
+
+        Hidden entries are left out as :meth:`entries` leaves them out. The
+        whole read runs under :data:`planetd.searchindex.TIME_BUDGET`: a
+        search that would run longer raises :class:`SearchTooSlowError`.
+        """
+        hits: list[SearchHit] = []
+        with searchindex.time_budget(self._conn, searchindex.TIME_BUDGET):
+            ranking = searchindex.ranked(
+                self._conn, query, feed_url=feed_url, include_hidden=include_hidden
+            )
+            position = offset
+            while position < len(ranking) and len(hits) < limit:
+                chunk = ranking[position : position + limit - len(hits)]
+                rows = searchindex.rows_with_snippets(self._conn, query, chunk, _ENTRY_COLUMNS)
+                position += len(chunk)
+                for rowid in chunk:
+                    hit = _search_hit(rows.get(rowid), judge, include_hidden)
+                    if hit is not None:
+                        hits.append(hit)
+        more = position < len(ranking)
+        return SearchResults(hits=tuple(hits), next_offset=position if more else None)
+
     def hidden_counts(self) -> dict[FeedURL, dict[str, int]]:
         """Per feed, how many entries are hidden when stored, by reason."""
         counts: dict[FeedURL, dict[str, int]] = {}
@@ -331,12 +391,17 @@ class Database:
         return counts
 
 
-def open_database(path: str, *, readonly: bool = False) -> Database:
-    """Open and migrate the database at ``path``, or raise :class:`StoreError` saying why."""
+def open_database(
+    path: str, *, readonly: bool = False, progress: Progress | None = None
+) -> Database:
+    """Open and migrate the database at ``path``, or raise :class:`StoreError` saying why.
+
+    ``progress`` hears how far a migration that builds the search index has got.
+    """
     schema.refuse_unusable_file(path, readonly=readonly)
     db = Database(path, readonly=readonly)
     try:
-        db.migrate()
+        db.migrate(progress)
         if not readonly:
             db.check_writable()
     except BaseException:

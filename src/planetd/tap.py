@@ -51,6 +51,15 @@ class Options(usage.Options):
             raise usage.UsageError("--config PLANET.INI is required")
 
 
+def _log_index_progress(done: int, total: int) -> None:
+    """Log how far a migration's first build of the search index has got."""
+    from twisted.logger import Logger
+
+    Logger(namespace="planetd.store").info(
+        "search index: {done} of {total} entries indexed", done=done, total=total
+    )
+
+
 def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"planetd: {message}\n")
     raise SystemExit(1)
@@ -94,7 +103,7 @@ def makeService(options: Options) -> PlanetService:
             _fail(str(key_error(config.path, "metrics_listen", str(e))))
     database = options["database"] or config.database
     try:
-        open_database(database).close()
+        open_database(database, progress=_log_index_progress).close()
     except StoreError as e:
         _fail(str(e))
     listen = options["listen"] or list(config.listen) or [DEFAULT_LISTEN]

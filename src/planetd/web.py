@@ -1,11 +1,12 @@
 """The Klein face: every output over HTTP, cached, conditional and compressed.
 
 Owns HTTP only: routes, query validation (bad input is a 400 with a JSON
-error), ``/healthz``, the feeds' faces at ``/faces/<file>`` (read once at
-start, served from memory) and the guard of ``/metrics`` on the public
-listener (loopback clients only, unless ``metrics_public``; not served at
-all when ``metrics_listen`` gives it a listener of its own), and which route
-template a request matched (the label of its metrics). What the bytes say comes from
+error; on ``/search``, the page saying why), ``/healthz``, the feeds' faces at
+``/faces/<file>`` (read once at start, served from memory) and the guard of
+``/metrics`` on the public listener (loopback clients only, unless
+``metrics_public``; not served at all when ``metrics_listen`` gives it a
+listener of its own), and which route template a request matched (the label
+of its metrics). What the bytes say comes from
 :class:`planetd.site.Site`; when they are built and which a request gets is
 :class:`planetd.outputs.OutputCache`'s; validators, ``304``, gzip and
 headers are :mod:`planetd.httpcache`'s. It is assembled by
@@ -25,11 +26,12 @@ from twisted.web.resource import IResource
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
-from planetd.boundaries import FeedURL, Output, ReadsPlanet
+from planetd.boundaries import FeedURL, Output, ReadsPlanet, SearchTooSlowError
 from planetd.faces import face_content_type
 from planetd.httpcache import FACE, STYLESHEET, bad_request, prepare, serve
 from planetd.outputs import OutputCache
 from planetd.river import CursorError, decode_cursor
+from planetd.search import SearchSyntaxError, decode_search_cursor, parse_query
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, Site
 
 
@@ -155,13 +157,16 @@ class PlanetWeb:
         try:
             limit = _limit(_arg(request, "limit"))
             before_text = _arg(request, "before")
-            before = decode_cursor(before_text) if before_text is not None else None
+            searching = _arg(request, "q") is not None
+            before = decode_cursor(before_text) if before_text and not searching else None
             feed = _arg(request, "feed")
             if feed is not None and not self.site.knows_feed(feed):
                 raise ValueError(f"no feed {feed[:200]!r} in this planet")
             hidden = _flag(_arg(request, "hidden"))
         except ValueError as e:
             return bad_request(request, str(e))
+        if _arg(request, "q") is not None:
+            return await self._search_api(request, limit, feed, hidden)
         if limit == API_DEFAULT_LIMIT and before is None and feed is None and not hidden:
             return serve(request, await self.outputs.fixed("/api/entries"))
         key = f"/api/entries?{limit}&{before_text}&{feed}&{hidden}"
@@ -202,6 +207,67 @@ class PlanetWeb:
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"metrics are served to loopback clients only (metrics_public = yes)\n"
         return self._metrics
+
+    # -- search -------------------------------------------------------------------------
+
+    @app.route("/search", methods=["GET", "HEAD"])
+    async def search_page(self, request: IRequest) -> bytes:
+        text = _arg(request, "q") or ""
+        before_text = _arg(request, "before")
+        try:
+            query = parse_query(text) if text.strip() else None
+            offset = decode_search_cursor(before_text) if before_text else 0
+        except SearchSyntaxError as e:
+            return await self._search_error_page(request, text, str(e))
+        try:
+            cached = await self.outputs.computed(
+                f"/search?{offset}&{query and query.text}",
+                lambda db, now: Output(self.site.search_page(db, now, query, offset), HTML),
+            )
+        except SearchTooSlowError as e:
+            return await self._search_error_page(request, text, str(e))
+        assert cached is not None
+        return serve(request, cached)
+
+    async def _search_error_page(self, request: IRequest, text: str, error: str) -> bytes:
+        """The search page saying why a query cannot run, with a 400."""
+        cached = await self.outputs.computed(
+            f"/search!{error}&{text}",
+            lambda db, now: Output(self.site.search_error_page(db, now, text, error), HTML),
+        )
+        assert cached is not None
+        request.setResponseCode(400)
+        return serve(request, cached)
+
+    async def _search_api(
+        self, request: IRequest, limit: int, feed: str | None, hidden: bool
+    ) -> bytes:
+        """``/api/entries?q=``: the entries a search finds, best first, with snippets."""
+        before_text = _arg(request, "before")
+        try:
+            query = parse_query(_arg(request, "q") or "")
+            offset = decode_search_cursor(before_text) if before_text else 0
+        except SearchSyntaxError as e:
+            return bad_request(request, str(e))
+        try:
+            cached = await self.outputs.computed(
+                f"/api/entries?q={query.text}&{limit}&{offset}&{feed}&{hidden}",
+                lambda db, _: Output(
+                    self.site.search_api(
+                        db,
+                        query,
+                        limit=limit,
+                        offset=offset,
+                        feed=FeedURL(feed) if feed else None,
+                        hidden=hidden,
+                    ),
+                    JSON,
+                ),
+            )
+        except SearchTooSlowError as e:
+            return bad_request(request, str(e))
+        assert cached is not None
+        return serve(request, cached)
 
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: IRequest) -> bytes:
