@@ -54,11 +54,11 @@ def test_an_html_page_is_told_by_its_type_or_its_start(
 def test_the_error_names_the_feeds_to_subscribe_to_instead() -> None:
     """The operator reads what was fetched and which URL to put in the config."""
     assert not_a_feed(PAGE, "https://blog.example.org/") == (
-        "an HTML page, not a feed; it links to the feeds https://blog.example.org/feed/,"
+        "an HTML page, which links to the feeds https://blog.example.org/feed/,"
         " https://blog.example.org/atom.xml"
     )
     assert not_a_feed(b"<html><head></head></html>", "https://x.example/") == (
-        "an HTML page, not a feed, and it links to no feed"
+        "an HTML page, which links to no feed"
     )
 
 

@@ -403,9 +403,22 @@ def test_an_html_page_is_not_a_feed() -> None:
     """A site's home page served instead of its feed is an error, not an empty feed."""
     page = b"<!DOCTYPE html><html><head><title>Home</title></head><body><p>Hi</p></body></html>"
     feed = parse(page, "text/html; charset=utf-8")
-    assert feed.error is not None
-    assert feed.error.startswith("not a feed: ")
+    assert feed.error == "not a feed: an HTML page, which links to no feed"
     assert feed.entries == ()
+
+
+def test_an_html_page_names_the_feeds_it_links_to() -> None:
+    """Subscribed to a blog's home page, the operator reads that it is a page and which
+    feed URL to put in the config instead (not a SAX parser's "mismatched tag")."""
+    page = (
+        b"<!DOCTYPE html><html><head><title>Home</title>"
+        b'<link rel="alternate" type="application/atom+xml" href="/feed.atom"><br>'
+        b"</head><body><p>Unclosed <b>markup</p></body></html>"
+    )
+    feed = parse(page, None)
+    assert feed.error == (
+        "not a feed: an HTML page, which links to the feed https://blog.example.org/feed.atom"
+    )
 
 
 def test_well_formed_xml_that_is_not_a_feed_is_an_error() -> None:

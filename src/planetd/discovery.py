@@ -72,11 +72,11 @@ def feed_links(body: bytes, base_url: str) -> list[str]:
 
 
 def not_a_feed(body: bytes, base_url: str) -> str:
-    """The error a subscription to a web page gets: what it is, and where its feeds are."""
+    """What a subscription to a web page is told: what it got, and where its feeds are."""
     links = feed_links(body, base_url)
     if not links:
-        return "an HTML page, not a feed, and it links to no feed"
+        return "an HTML page, which links to no feed"
     named = ", ".join(links[:MAX_NAMED])
     more = f" and {len(links) - MAX_NAMED} more" if len(links) > MAX_NAMED else ""
     feeds = "feeds" if len(links) > 1 else "feed"
-    return f"an HTML page, not a feed; it links to the {feeds} {named}{more}"
+    return f"an HTML page, which links to the {feeds} {named}{more}"

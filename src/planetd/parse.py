@@ -23,6 +23,7 @@ from typing import Any
 import feedparser
 
 from planetd.boundaries import EntryKey, ParsedFeed
+from planetd.discovery import looks_like_html, not_a_feed
 from planetd.entryrules import Detail, RawEntry, RawFeed, build_entries, safe_link
 from planetd.fastparse import FAST_PARSER, read_fast
 from planetd.hints import parse_sy_period, parse_ttl_minutes
@@ -73,6 +74,10 @@ def parse_with_feedparser(
     raw_entries: list[Any] = result.get("entries", [])
     bozo = result.get("bozo_exception")
     if not raw_entries and not result.get("version"):
+        if looks_like_html(body, content_type):
+            # Most often a blog's home page subscribed instead of its feed: say so,
+            # and name the feeds the page links to, so the config can be fixed.
+            return ParsedFeed(error=f"not a feed: {not_a_feed(body, url)}")
         reason = _describe(bozo) if bozo else "no RSS, Atom or JSON feed found"
         return ParsedFeed(error=f"not a feed: {reason}")
     raw = RawFeed(
