@@ -22,6 +22,7 @@ SOURCE = Path(planetd.__file__).resolve().parent
 LAYERS: dict[str, str] = {
     # The values and seams: imports nothing of planetd.
     "boundaries": "values",
+    "values": "values",
     # The functional core: pure functions over values; no Twisted, no SQLite, no network.
     "config": "core",
     "schedule": "core",
@@ -74,7 +75,7 @@ LAYERS: dict[str, str] = {
 
 #: Layers a module may import from, besides itself (and the package's ``__version__``).
 MAY_IMPORT: dict[str, set[str]] = {
-    "values": set(),
+    "values": {"values"},
     "core": {"values", "core"},
     "store": {"values", "core", "store"},
     "shell": {"values", "core"},
