@@ -174,6 +174,20 @@ def time_budget(
         conn.set_progress_handler(None, 0)
 
 
+def shown_where(feed_url: FeedURL | None, include_hidden: bool) -> tuple[list[str], list[Any]]:
+    """Which entries a reader may see, as SQL conditions on ``e`` (entries) and ``f``
+    (their feed) with their parameters: active feeds only, hidden entries only when
+    asked, one feed if named. The river and search read through the same rule."""
+    clauses = ["f.active = 1"]
+    params: list[Any] = []
+    if not include_hidden:
+        clauses.append("e.hidden IS NULL")
+    if feed_url is not None:
+        clauses.append("e.feed_url = ?")
+        params.append(feed_url)
+    return clauses, params
+
+
 def _table(query: SearchQuery) -> str:
     return "entry_search_cjk" if query.trigram else "entry_search"
 
@@ -200,13 +214,7 @@ def ranked(
     in each.
     """
     table = _table(query)
-    clauses = ["f.active = 1"]
-    params: list[Any] = []
-    if not include_hidden:
-        clauses.append("e.hidden IS NULL")
-    if feed_url is not None:
-        clauses.append("e.feed_url = ?")
-        params.append(feed_url)
+    clauses, params = shown_where(feed_url, include_hidden)
 
     def matches(expression: str, score: str, limit: int, since: int = 0) -> list[Any]:
         return list(

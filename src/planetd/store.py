@@ -327,13 +327,7 @@ class Database:
         feed_url: FeedURL | None,
         include_hidden: bool,
     ) -> Iterator[Sequence[Any]]:
-        clauses = ["f.active = 1"]
-        params: list[Any] = []
-        if not include_hidden:
-            clauses.append("e.hidden IS NULL")
-        if feed_url is not None:
-            clauses.append("e.feed_url = ?")
-            params.append(feed_url)
+        clauses, params = searchindex.shown_where(feed_url, include_hidden)
         if before is not None:
             clauses.append("(e.published < ? OR (e.published = ? AND e.id < ?))")
             params.extend([before[0], before[0], before[1]])
