@@ -237,6 +237,33 @@ def test_a_groups_river_has_its_title_entries_feeds_and_outputs(planet: GroupPla
     assert planet.get("/groups/community")[0] in (301, 308)
 
 
+def test_a_groups_river_pages_through_its_older_entries(tmp_path: Path) -> None:
+    """A group's river holds ``items_per_page`` entries and links its older page, which
+    continues with the group's entries only, until every one was shown once; a cursor
+    planetd did not make is a 400, and an unknown group stays a 404."""
+    p = GroupPlanet(tmp_path, CONFIG.replace("items_per_page = 20", "items_per_page = 2"))
+    try:
+        for url, keys in KEYS.items():
+            p.add(url, *keys)
+        seen: list[str] = []
+        path: str | None = "/groups/community/"
+        for _ in range(10):  # bounded: five entries, two a page
+            if path is None:
+                break
+            code, _, body = p.get(path)
+            assert code == 200
+            page = html(body)
+            seen += [a.text for a in page.findall(".//article//h4/a")]
+            link = page.find(".//nav[@class='pager']/a")
+            path = None if link is None else link.get("href")
+            assert path is None or path.startswith("/groups/community/?before=")
+        assert sorted(seen) == sorted(t for t, url in titles_by_feed().items() if url in (A, B))
+        assert p.get("/groups/community/?before=bogus")[0] == 400
+        assert p.get("/groups/nope/?before=bogus")[0] == 404
+    finally:
+        p.db.close()
+
+
 def test_group_outputs_are_built_on_request_not_with_every_change(
     planet: GroupPlanet,
 ) -> None:

@@ -115,14 +115,16 @@ class Renderer:
         now: datetime,
         root: str = "/",
         outputs_root: str | None = None,
+        older: str | None = None,
     ) -> bytes:
-        """A group's river: its title and description, its entries, its feeds beside them."""
+        """A group's river: its title and description, its entries, its feeds beside them,
+        the older-page link."""
         return self._page(
             "group.html",
             group=group,
             days=page.days,
             feeds=page.feeds,
-            older=None,
+            older=older,
             root=root,
             outputs_root=outputs_root or f"{root}{group_path(group)}",
             generated_at=format_date(now, self.config.date_format),

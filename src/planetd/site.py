@@ -222,7 +222,9 @@ class Site:
                 reader, now, view, views, "../../"
             )
         for group in self.groups:
-            built = self._group_outputs(reader, now, group, views, root="../../", outputs_root="./")
+            built = self._group_outputs(
+                reader, now, group, views, root="../../", outputs_root="./", paginate=False
+            )
             for name, path in STATIC_FILES.items():
                 files[group_path(group) + name] = built[path].body
         return files
@@ -241,6 +243,28 @@ class Site:
         _, views = self._read_feeds(db, now)
         return self._group_outputs(db, now, group, views, root=root)
 
+    def group_older_page(
+        self, db: ReadsPlanet, now: datetime, group: Group, before: tuple[float, str]
+    ) -> bytes:
+        """A group's river page after the ``before`` cursor (its "Older entries" link)."""
+        _, views = self._read_feeds(db, now)
+        _, page = self._group_river(db, group, views, before=before)
+        older = f"/{group_path(group)}?before={page.older}" if page.older else None
+        return self.renderer.group_html(group, page, now, older=older)
+
+    def _group_river(
+        self,
+        db: ReadsPlanet,
+        group: Group,
+        views: list[FeedView],
+        before: tuple[float, str] | None = None,
+    ) -> tuple[list[FeedView], RiverPage]:
+        """The group's feeds as the pages show them, and its river page after ``before``."""
+        members = set(group.feeds)
+        shown = [v for v in views if v.url in members]
+        fetched = self._fetch(db, before=before, feeds=group.feeds)
+        return shown, river_page(shown, fetched, self.config)
+
     def _group_outputs(
         self,
         db: ReadsPlanet,
@@ -250,13 +274,15 @@ class Site:
         *,
         root: str,
         outputs_root: str | None = None,
+        paginate: bool = True,
     ) -> dict[str, Output]:
-        members = set(group.feeds)
-        shown = [v for v in views if v.url in members]
-        page = river_page(shown, self._fetch(db, feeds=group.feeds), self.config)
+        shown, page = self._group_river(db, group, views)
+        older = None
+        if paginate and page.older:
+            older = f"{root}{group_path(group)}?before={page.older}"
         render = self.renderer
         return {
-            "/": Output(render.group_html(group, page, now, root, outputs_root), HTML),
+            "/": Output(render.group_html(group, page, now, root, outputs_root, older), HTML),
             "/atom.xml": Output(render.atom(page.entries, now, group), XML_ATOM),
             "/rss20.xml": Output(render.rss20(page.entries, now, group), XML_RSS),
             "/opml.xml": Output(render.opml(shown, now, group), XML_OPML),

@@ -211,7 +211,20 @@ class PlanetWeb:
 
     @app.route("/groups/<string:slug>/", methods=["GET", "HEAD"])
     async def group_river(self, request: IRequest, slug: str) -> bytes:
-        return await self._group_output(request, slug, "/")
+        before_text = _arg(request, "before")
+        group = self.site.find_group(slug)
+        if before_text is None or group is None:
+            return await self._group_output(request, slug, "/")
+        try:
+            before = decode_cursor(before_text)
+        except CursorError as e:
+            return bad_request(request, str(e))
+        cached = await self.outputs.computed(
+            f"/groups/{slug}/?before={before_text}",
+            lambda db, now: Output(self.site.group_older_page(db, now, group, before), HTML),
+        )
+        assert cached is not None
+        return serve(request, cached)
 
     @app.route("/groups/<string:slug>/<string:name>", methods=["GET", "HEAD"])
     async def group_feed(self, request: IRequest, slug: str, name: str) -> bytes:
