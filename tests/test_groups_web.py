@@ -329,3 +329,20 @@ def test_render_writes_every_groups_river_and_feeds(planet: GroupPlanet, tmp_pat
     river = html((output / "index.html").read_bytes())
     links = [a.get("href") for a in river.findall(".//ul[@class='groups']/li/a")]
     assert links == ["./groups/community/", "./groups/jobs/"]
+
+
+def test_a_group_no_feed_names_is_served_empty(tmp_path: Path) -> None:
+    """A ``[group:SLUG]`` section that no feed names is a group with no entries: its
+    river, feeds and API answer, empty (and its Atom still reads without a bozo flag)."""
+    p = GroupPlanet(tmp_path, CONFIG + "\n[group:empty]\ntitle = Nothing yet\n")
+    try:
+        for url, keys in KEYS.items():
+            p.add(url, *keys)
+        assert p.json("/api/entries?group=empty")["entries"] == []
+        result = feedparser.parse(p.get("/groups/empty/atom.xml")[2])
+        assert not result.bozo and result.entries == []
+        assert result.feed.title == "Django <Aggregator>: Nothing yet"
+        assert p.json("/groups/empty/feed.json")["items"] == []
+        assert p.get("/groups/empty/")[0] == 200
+    finally:
+        p.db.close()
