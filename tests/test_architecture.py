@@ -46,6 +46,7 @@ LAYERS: dict[str, str] = {
     "faces": "core",
     "nometrics": "core",
     "search": "core",
+    "groups": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",

@@ -115,15 +115,16 @@ def test_a_query_that_cannot_run_is_a_400_saying_why(planet: Planet) -> None:
 
 
 def test_api_search_has_the_entries_shape_with_snippets_and_pages(planet: Planet) -> None:
-    """``/api/entries?q=`` answers the /api/entries shape plus ``snippet_html``; ``next``
-    pages through the same ranking, with ``limit``, ``feed`` and ``hidden`` as usual."""
+    """``/api/entries?q=`` answers the /api/entries shape (``groups`` included) plus
+    ``snippet_html``; ``next`` pages through the same ranking, with ``limit``, ``feed`` and
+    ``hidden`` as usual."""
     code, document = api(planet, "q=asyncio&limit=1")
     assert code == 200
     (first,) = document["entries"]
     assert first["title"] == "Asyncio in depth"
     assert set(first) == {
         "id", "feed_url", "feed_name", "title", "link", "author", "published", "updated",
-        "content_html", "snippet_html",
+        "content_html", "groups", "snippet_html",
     }  # fmt: skip
     assert "<mark>asyncio</mark>" in first["snippet_html"]
     code, second = api(planet, f"q=asyncio&limit=1&before={document['next']}")

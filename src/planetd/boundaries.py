@@ -22,7 +22,7 @@ plugin and the pure core both import it freely.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -36,6 +36,8 @@ from planetd.values import (
     FetchKind,
     FetchResult,
     FutureDates,
+    Group,
+    GroupSection,
     Hidden,
     Judge,
     ListedFeed,
@@ -76,6 +78,8 @@ __all__ = [
     "FetchResult",
     "Fetches",
     "FutureDates",
+    "Group",
+    "GroupSection",
     "Hidden",
     "Judge",
     "ListedFeed",
@@ -134,6 +138,7 @@ class ReadsPlanet(Protocol):
         feed_url: FeedURL | None = None,
         include_hidden: bool = False,
         judge: Judge | None = None,
+        feed_urls: Collection[FeedURL] | None = None,
     ) -> list[StoredEntry]: ...
 
     def hidden_counts(self) -> dict[FeedURL, dict[str, int]]: ...
@@ -147,9 +152,10 @@ class ReadsPlanet(Protocol):
         feed_url: FeedURL | None = None,
         include_hidden: bool = False,
         judge: Judge | None = None,
+        feed_urls: Collection[FeedURL] | None = None,
     ) -> SearchResults:
         """One page of ``query``'s results (see :class:`SearchResults`); may raise
-        :class:`SearchTooSlowError`."""
+        :class:`SearchTooSlowError`. ``feed_urls`` (a group's feeds) narrows both reads."""
 
 
 class Stores(Protocol):

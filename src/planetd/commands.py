@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from planetd.boundaries import FeedState, PlanetConfig, SearchTooSlowError
 from planetd.config import load_config, parse_config
+from planetd.groups import planet_groups
 from planetd.opml import OpmlError, parse_opml, plan_append
 from planetd.subscriptions import configured_states
 from planetd.terminal import PollDisplay, show_feeds, summarize
@@ -67,6 +68,8 @@ def check(config_path: str) -> int:
             f"reading list: {reading_list.url} ({reading_list.content_type}):"
             " fetched by the daemon, each feed it names is polled"
         )
+    for group in planet_groups(config):
+        print(f"group: {group.slug}: {group.title} ({len(group.feeds)} feeds)")
     print(f"database: {config.database}")
     for key, reason in config.ignored:
         print(f"ignored: {key}: {reason}")

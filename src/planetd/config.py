@@ -18,8 +18,16 @@ from typing import TypeVar
 
 import attrs
 
-from planetd.boundaries import FeedConfig, FeedURL, FutureDates, PlanetConfig, ReadingList
+from planetd.boundaries import (
+    FeedConfig,
+    FeedURL,
+    FutureDates,
+    GroupSection,
+    PlanetConfig,
+    ReadingList,
+)
 from planetd.faces import check_face, faces_dir
+from planetd.groups import SECTION_KEYS, SECTION_PREFIX, group_names, group_section
 
 T = TypeVar("T")
 
@@ -327,10 +335,18 @@ def parse_config(text: str, path: str) -> PlanetConfig:
 
     feeds: list[FeedConfig] = []
     lists: list[ReadingList] = []
+    groups: dict[str, GroupSection] = {}
     for name in parser.sections():
         if name == PLANET_SECTION:
             continue
         section = parser[name]
+        if name.lower().startswith(SECTION_PREFIX):
+            found = _group_section(reader, name, section)
+            if found.slug in groups:
+                raise ConfigError(path, reader.line_of(name), None, "a second section of group")
+            groups[found.slug] = found
+            unknown.extend(f"[{name}] {key}" for key in section if key not in SECTION_KEYS)
+            continue
         if not name.startswith(FEED_SCHEMES):
             ignored.append((f"[{name}]", _why_section_ignored(name, section)))
             continue
@@ -348,7 +364,16 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         reading_lists=tuple(lists),
         ignored=tuple(ignored),
         unknown=tuple(unknown),
+        groups=tuple(groups.values()),
     )
+
+
+def _group_section(reader: _Reader, name: str, section: configparser.SectionProxy) -> GroupSection:
+    """A ``[group:SLUG]`` section: a group's name, title and description."""
+    try:
+        return group_section(name, {k: unquoted(v) for k, v in section.items()})
+    except ValueError as e:
+        raise ConfigError(reader.path, reader.line_of(name), None, str(e)) from None
 
 
 def _reading_list(
@@ -399,6 +424,7 @@ def _feed_config(
         face=get("face", check_face, None),
         facewidth=get("facewidth", _pixels, None),
         faceheight=get("faceheight", _pixels, None),
+        groups=get("group", group_names, ()),
     )
 
 

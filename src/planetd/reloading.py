@@ -192,7 +192,7 @@ class Reloader:
         await web.outputs.refresh()
         old, self.assembly.web = self.assembly.web, web
         self.resource.current = web.app.resource()
-        old.outputs.stop()
+        old.stop()
 
     async def fetch_list(self, reading_list: ReadingList) -> float | None:
         """Fetch one reading list, apply the feeds it names; seconds until the next fetch."""

@@ -21,8 +21,9 @@ from urllib.parse import urlencode
 import jinja2
 
 from planetd import __version__
-from planetd.boundaries import FeedStatus, PlanetConfig, SearchHit, StoredEntry
+from planetd.boundaries import FeedStatus, Group, PlanetConfig, SearchHit, StoredEntry
 from planetd.faces import face_views
+from planetd.groups import group_path, groups_by_feed, planet_groups
 from planetd.river import (
     FeedView,
     RiverPage,
@@ -55,10 +56,15 @@ class Renderer:
     ``faces`` names the face files that exist (read from ``faces_dir``): a
     feed whose face file is not among them shows no face. Templates see each
     feed's face as ``faces[feed_url]`` (a :class:`planetd.faces.FaceView`).
+    They see the planet's groups as ``groups`` (:class:`planetd.boundaries.Group`
+    values, in the planet's order) and each feed's as ``groups_of[feed_url]``;
+    a group's pages also get ``group``, which is None on every other page.
     """
 
     def __init__(self, config: PlanetConfig, faces: Collection[str] = ()) -> None:
         self.config = config
+        #: The planet's groups (:func:`planetd.groups.planet_groups`).
+        self.groups = planet_groups(config)
         dirs = [d for d in (config.template_dir, default_template_dir()) if d]
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(dirs),
@@ -75,10 +81,16 @@ class Renderer:
             format_date=lambda d: format_date(d, config.date_format),
             entry_uri=entry_uri,
             faces=face_views(config, faces),
+            groups=self.groups,
+            groups_of=groups_by_feed(self.groups),
+            group_path=group_path,
         )
 
     def _page(self, name: str, **context: Any) -> bytes:
         context.setdefault("root", "/")
+        # Where the page's Atom, RSS, JSON Feed and OPML are: a group's own, on its pages.
+        context.setdefault("outputs_root", context["root"])
+        context.setdefault("group", None)
         # Only the daemon answers /search: a static copy (relative root) has no form.
         context.setdefault("search_path", "/search" if context["root"] == "/" else None)
         return self.env.get_template(name).render(**context).encode("utf-8")
@@ -93,6 +105,28 @@ class Renderer:
             feeds=page.feeds,
             older=older,
             root=root,
+            generated_at=format_date(now, self.config.date_format),
+        )
+
+    def group_html(
+        self,
+        group: Group,
+        page: RiverPage,
+        now: datetime,
+        root: str = "/",
+        outputs_root: str | None = None,
+        older: str | None = None,
+    ) -> bytes:
+        """A group's river: its title and description, its entries, its feeds beside them,
+        the older-page link."""
+        return self._page(
+            "group.html",
+            group=group,
+            days=page.days,
+            feeds=page.feeds,
+            older=older,
+            root=root,
+            outputs_root=outputs_root or f"{root}{group_path(group)}",
             generated_at=format_date(now, self.config.date_format),
         )
 
@@ -149,31 +183,41 @@ class Renderer:
         base = self.config.link or "http://localhost/"
         return base.rstrip("/") + "/" + name
 
-    def atom(self, entries: Sequence[StoredEntry], now: datetime) -> bytes:
-        """The river as Atom 1.0, each entry with an ``atom:source`` naming its feed."""
+    def _group_link(self, group: Group | None, name: str) -> str:
+        return self._self_link(name if group is None else group_path(group) + name)
+
+    def atom(
+        self, entries: Sequence[StoredEntry], now: datetime, group: Group | None = None
+    ) -> bytes:
+        """The river (or a ``group``'s) as Atom 1.0, each entry with an ``atom:source``."""
         return self._page(
             "atom.xml",
             entries=entries,
+            group=group,
             updated=rfc3339(_latest_change(entries, now)),
-            self_link=self._self_link("atom.xml"),
+            self_link=self._group_link(group, "atom.xml"),
         )
 
-    def rss20(self, entries: Sequence[StoredEntry], now: datetime) -> bytes:
-        """The river as RSS 2.0."""
+    def rss20(
+        self, entries: Sequence[StoredEntry], now: datetime, group: Group | None = None
+    ) -> bytes:
+        """The river (or a ``group``'s) as RSS 2.0."""
         return self._page(
             "rss20.xml",
             entries=entries,
+            group=group,
             updated_dt=_latest_change(entries, now),
-            self_link=self._self_link("rss20.xml"),
+            self_link=self._group_link(group, "rss20.xml"),
         )
 
-    def opml(self, feeds: Sequence[FeedView], now: datetime) -> bytes:
-        """The subscription list as OPML 2.0."""
-        return self._page("opml.xml", feeds=feeds, updated_dt=now)
+    def opml(self, feeds: Sequence[FeedView], now: datetime, group: Group | None = None) -> bytes:
+        """The subscription list (or a ``group``'s) as OPML 2.0."""
+        return self._page("opml.xml", feeds=feeds, group=group, updated_dt=now)
 
-    def json_feed(self, entries: Sequence[StoredEntry]) -> bytes:
-        """The river as JSON Feed 1.1 (its shape is :func:`planetd.shapes.json_feed_document`)."""
-        return json_feed_document(self.config, entries, self._self_link("feed.json"))
+    def json_feed(self, entries: Sequence[StoredEntry], group: Group | None = None) -> bytes:
+        """The river (or a ``group``'s) as JSON Feed 1.1 (its shape is
+        :func:`planetd.shapes.json_feed_document`)."""
+        return json_feed_document(self.config, entries, self._group_link(group, "feed.json"), group)
 
 
 def read_stylesheet(renderer: Renderer) -> bytes:

@@ -21,6 +21,7 @@ from planetd.boundaries import (
     FeedConfig,
     FeedState,
     FeedURL,
+    Group,
     PlanetConfig,
     SearchHit,
     StoredEntry,
@@ -44,8 +45,15 @@ def dump_json(document: Any) -> bytes:
 # -- /api/entries ----------------------------------------------------------------------
 
 
-def entry_json(entry: StoredEntry, *, with_hidden: bool = False) -> dict[str, Any]:
-    """One entry in the ``/api/entries`` shape."""
+#: Each feed's group slugs, for the ``groups`` field of an entry (absent: in no group).
+GroupSlugs = Mapping[FeedURL, Sequence[str]]
+
+
+def entry_json(
+    entry: StoredEntry, *, with_hidden: bool = False, groups: GroupSlugs | None = None
+) -> dict[str, Any]:
+    """One entry in the ``/api/entries`` shape; with ``groups``, its ``groups`` field (the
+    slugs of its feed's groups, an empty list for a feed in none)."""
     shaped: dict[str, Any] = {
         "id": entry.id,
         "feed_url": entry.feed_url,
@@ -57,32 +65,45 @@ def entry_json(entry: StoredEntry, *, with_hidden: bool = False) -> dict[str, An
         "updated": rfc3339(entry.updated),
         "content_html": entry.content_html,
     }
+    if groups is not None:
+        shaped["groups"] = list(groups.get(entry.feed_url, ()))
     if with_hidden:
         shaped["hidden"] = entry.hidden.value if entry.hidden else None
     return shaped
 
 
 def entries_document(
-    entries: Sequence[StoredEntry], next_cursor: str | None, *, with_hidden: bool = False
+    entries: Sequence[StoredEntry],
+    next_cursor: str | None,
+    *,
+    with_hidden: bool = False,
+    groups: GroupSlugs | None = None,
 ) -> bytes:
     """The ``/api/entries`` document: one page of entries and the cursor of the next."""
     return dump_json(
         {
-            "entries": [entry_json(e, with_hidden=with_hidden) for e in entries],
+            "entries": [entry_json(e, with_hidden=with_hidden, groups=groups) for e in entries],
             "next": next_cursor,
         }
     )
 
 
 def search_document(
-    hits: Sequence[SearchHit], next_cursor: str | None, *, with_hidden: bool = False
+    hits: Sequence[SearchHit],
+    next_cursor: str | None,
+    *,
+    with_hidden: bool = False,
+    groups: GroupSlugs | None = None,
 ) -> bytes:
     """The ``/api/entries?q=`` document: the ``/api/entries`` shape, best match first, each
     entry with ``snippet_html`` (its text around the hits, escaped, hits in ``<mark>``)."""
     return dump_json(
         {
             "entries": [
-                {**entry_json(h.entry, with_hidden=with_hidden), "snippet_html": h.snippet_html}
+                {
+                    **entry_json(h.entry, with_hidden=with_hidden, groups=groups),
+                    "snippet_html": h.snippet_html,
+                }
                 for h in hits
             ],
             "next": next_cursor,
@@ -153,17 +174,23 @@ def json_feed_item(entry: StoredEntry) -> dict[str, Any]:
 
 
 def json_feed_document(
-    config: PlanetConfig, entries: Sequence[StoredEntry], feed_url: str
+    config: PlanetConfig,
+    entries: Sequence[StoredEntry],
+    feed_url: str,
+    group: Group | None = None,
 ) -> bytes:
-    """The river as JSON Feed 1.1 (``/feed.json``); ``feed_url`` is where it is served."""
+    """The river as JSON Feed 1.1 (``/feed.json``); ``feed_url`` is where it is served.
+    A ``group``'s river (``/groups/SLUG/feed.json``) is titled and described as the group."""
     document: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
-        "title": config.name,
+        "title": config.name if group is None else f"{config.name}: {group.title}",
         "feed_url": feed_url,
         "items": [],
     }
     if config.link:
         document["home_page_url"] = config.link
+    if group is not None and group.description:
+        document["description"] = group.description
     if config.owner_name:
         document["authors"] = [{"name": config.owner_name}]
     document["items"] = [json_feed_item(entry) for entry in entries]

@@ -14,12 +14,13 @@ main thread in ``planetd render``). Must not import Twisted or the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from planetd.boundaries import (
     FeedState,
     FeedURL,
+    Group,
     Output,
     PlanetConfig,
     ReadsPlanet,
@@ -27,6 +28,7 @@ from planetd.boundaries import (
     SearchResults,
     StoredEntry,
 )
+from planetd.groups import find_group, group_path, groups_by_feed
 from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
     FeedView,
@@ -80,6 +82,11 @@ class Site:
         self.renderer = renderer
         self.judge = judge_for(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
+        #: The planet's groups, and each feed's group slugs (the API's ``groups``).
+        self.groups = renderer.groups
+        self.group_slugs = {
+            url: [g.slug for g in found] for url, found in groups_by_feed(self.groups).items()
+        }
 
     def _read_feeds(self, db: ReadsPlanet, now: datetime) -> tuple[list[FeedState], list[FeedView]]:
         """The one read of the feeds a build makes, and the views the pages show of them."""
@@ -104,10 +111,16 @@ class Site:
         *,
         before: tuple[float, str] | None = None,
         feed: FeedURL | None = None,
+        feeds: Collection[FeedURL] | None = None,
     ) -> list[StoredEntry]:
-        """The entries a river page is cut from (one more than it holds)."""
+        """The entries a river page is cut from (one more than it holds); only those of
+        ``feeds`` (a group's) if given."""
         return db.entries(
-            limit=page_fetch_limit(self.config), before=before, feed_url=feed, judge=self.judge
+            limit=page_fetch_limit(self.config),
+            before=before,
+            feed_url=feed,
+            judge=self.judge,
+            feed_urls=feeds,
         )
 
     def build_all(
@@ -174,13 +187,21 @@ class Site:
         before: tuple[float, str] | None,
         feed: FeedURL | None,
         hidden: bool = False,
+        group: Group | None = None,
     ) -> bytes:
-        """The ``/api/entries`` document for one page of entries."""
+        """The ``/api/entries`` document for one page of entries (of a ``group`` if given)."""
         found = db.entries(
-            limit=limit + 1, before=before, feed_url=feed, include_hidden=hidden, judge=self.judge
+            limit=limit + 1,
+            before=before,
+            feed_url=feed,
+            include_hidden=hidden,
+            judge=self.judge,
+            feed_urls=None if group is None else group.feeds,
         )
         page = found[:limit]
-        return entries_document(page, next_cursor(page, found), with_hidden=hidden)
+        return entries_document(
+            page, next_cursor(page, found), with_hidden=hidden, groups=self.group_slugs
+        )
 
     def static_files(self, reader: ReadsPlanet, now: datetime) -> dict[str, bytes]:
         """Every file ``planetd render`` writes, by relative path (``/`` separated).
@@ -200,7 +221,73 @@ class Site:
             files[f"feeds/{view.id}/index.html"] = self._feed_page(
                 reader, now, view, views, "../../"
             )
+        for group in self.groups:
+            built = self._group_outputs(
+                reader, now, group, views, root="../../", outputs_root="./", paginate=False
+            )
+            for name, path in STATIC_FILES.items():
+                files[group_path(group) + name] = built[path].body
         return files
+
+    # -- groups -----------------------------------------------------------------------
+
+    def find_group(self, slug: str) -> Group | None:
+        """The planet's group with that slug, or None."""
+        return find_group(self.groups, slug)
+
+    def group_outputs(
+        self, db: ReadsPlanet, now: datetime, group: Group, root: str = "/"
+    ) -> dict[str, Output]:
+        """A group's river, Atom, RSS 2.0, JSON Feed and OPML, by the paths
+        :data:`STATIC_FILES` gives the planet's own, relative to the group's folder."""
+        _, views = self._read_feeds(db, now)
+        return self._group_outputs(db, now, group, views, root=root)
+
+    def group_older_page(
+        self, db: ReadsPlanet, now: datetime, group: Group, before: tuple[float, str]
+    ) -> bytes:
+        """A group's river page after the ``before`` cursor (its "Older entries" link)."""
+        _, views = self._read_feeds(db, now)
+        _, page = self._group_river(db, group, views, before=before)
+        older = f"/{group_path(group)}?before={page.older}" if page.older else None
+        return self.renderer.group_html(group, page, now, older=older)
+
+    def _group_river(
+        self,
+        db: ReadsPlanet,
+        group: Group,
+        views: list[FeedView],
+        before: tuple[float, str] | None = None,
+    ) -> tuple[list[FeedView], RiverPage]:
+        """The group's feeds as the pages show them, and its river page after ``before``."""
+        members = set(group.feeds)
+        shown = [v for v in views if v.url in members]
+        fetched = self._fetch(db, before=before, feeds=group.feeds)
+        return shown, river_page(shown, fetched, self.config)
+
+    def _group_outputs(
+        self,
+        db: ReadsPlanet,
+        now: datetime,
+        group: Group,
+        views: list[FeedView],
+        *,
+        root: str,
+        outputs_root: str | None = None,
+        paginate: bool = True,
+    ) -> dict[str, Output]:
+        shown, page = self._group_river(db, group, views)
+        older = None
+        if paginate and page.older:
+            older = f"{root}{group_path(group)}?before={page.older}"
+        render = self.renderer
+        return {
+            "/": Output(render.group_html(group, page, now, root, outputs_root, older), HTML),
+            "/atom.xml": Output(render.atom(page.entries, now, group), XML_ATOM),
+            "/rss20.xml": Output(render.rss20(page.entries, now, group), XML_RSS),
+            "/opml.xml": Output(render.opml(shown, now, group), XML_OPML),
+            "/feed.json": Output(render.json_feed(page.entries, group), JSON_FEED),
+        }
 
     # -- search -----------------------------------------------------------------------
 
@@ -213,6 +300,7 @@ class Site:
         offset: int = 0,
         feed: FeedURL | None = None,
         hidden: bool = False,
+        group: Group | None = None,
     ) -> SearchResults:
         """One page of a search's results, hidden entries judged as the river judges them:
         the one search every face (the page, the API, ``planetd search``) runs."""
@@ -223,6 +311,7 @@ class Site:
             feed_url=feed,
             include_hidden=hidden,
             judge=self.judge,
+            feed_urls=None if group is None else group.feeds,
         )
 
     def search_page(
@@ -252,13 +341,16 @@ class Site:
         offset: int,
         feed: FeedURL | None,
         hidden: bool = False,
+        group: Group | None = None,
     ) -> bytes:
         """The ``/api/entries?q=`` document: entries as ``/api/entries`` shows them, best
         first, each with its ``snippet_html``."""
-        results = self.search(db, query, limit=limit, offset=offset, feed=feed, hidden=hidden)
+        results = self.search(
+            db, query, limit=limit, offset=offset, feed=feed, hidden=hidden, group=group
+        )
         following = results.next_offset
         cursor = None if following is None else encode_search_cursor(following)
-        return search_document(results.hits, cursor, with_hidden=hidden)
+        return search_document(results.hits, cursor, with_hidden=hidden, groups=self.group_slugs)
 
     def knows_feed(self, url: str) -> bool:
         """True if ``url`` is one of the planet's configured feeds."""

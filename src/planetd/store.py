@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -290,18 +290,20 @@ class Database:
         feed_url: FeedURL | None = None,
         include_hidden: bool = False,
         judge: Judge | None = None,
+        feed_urls: Collection[FeedURL] | None = None,
     ) -> list[StoredEntry]:
         """The newest entries of active feeds, newest first, after the ``before`` cursor.
 
         Entries hidden when stored (flood, duplicate) and those ``judge`` hides
         (filters) are left out unless ``include_hidden``; then they carry
         ``hidden``. Reads in batches so a filter that hides much still fills a page.
+        With ``feed_urls`` (a group's feeds), only those feeds' entries.
         """
         found: list[StoredEntry] = []
         cursor = before
         batch = max(limit * 2, 50)
         for _ in range(10_000):  # bounded: each batch advances the cursor
-            rows = list(self._entry_batch(batch, cursor, feed_url, include_hidden))
+            rows = list(self._entry_batch(batch, cursor, feed_url, include_hidden, feed_urls))
             for row in rows:
                 try:
                     hidden = Hidden(row[12]) if row[12] else None
@@ -326,8 +328,9 @@ class Database:
         before: tuple[float, str] | None,
         feed_url: FeedURL | None,
         include_hidden: bool,
+        feed_urls: Collection[FeedURL] | None = None,
     ) -> Iterator[Sequence[Any]]:
-        clauses, params = searchindex.shown_where(feed_url, include_hidden)
+        clauses, params = searchindex.shown_where(feed_url, include_hidden, feed_urls)
         if before is not None:
             clauses.append("(e.published < ? OR (e.published = ? AND e.id < ?))")
             params.extend([before[0], before[0], before[1]])
@@ -349,6 +352,7 @@ class Database:
         feed_url: FeedURL | None = None,
         include_hidden: bool = False,
         judge: Judge | None = None,
+        feed_urls: Collection[FeedURL] | None = None,
     ) -> SearchResults:
         """One page of ``query``'s results, best first, from ``offset`` in the ranking.
 
@@ -359,7 +363,11 @@ class Database:
         hits: list[SearchHit] = []
         with searchindex.time_budget(self._conn, searchindex.TIME_BUDGET):
             ranking = searchindex.ranked(
-                self._conn, query, feed_url=feed_url, include_hidden=include_hidden
+                self._conn,
+                query,
+                feed_url=feed_url,
+                include_hidden=include_hidden,
+                feed_urls=feed_urls,
             )
             position = offset
             while position < len(ranking) and len(hits) < limit:

@@ -82,6 +82,8 @@ class FeedConfig:
     faceheight: int | None = None
     #: The reading list (its URL) this feed came from, or None for a feed section.
     reading_list: FeedURL | None = None
+    #: The names of the groups the feed is in (its ``group`` key), as written.
+    groups: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -128,6 +130,8 @@ class PlanetConfig:
     unknown: tuple[str, ...] = ()
     #: Feed sections with ``content_type = opml`` (or ``foaf``): subscription lists.
     reading_lists: tuple[ReadingList, ...] = ()
+    #: The ``[group:SLUG]`` sections, in file order (see :mod:`planetd.groups`).
+    groups: tuple[GroupSection, ...] = ()
 
 
 @attrs.frozen
@@ -374,3 +378,31 @@ class SearchResults:
 
 class SearchTooSlowError(Exception):
     """A search ran past its time budget and was stopped (the reader should narrow it)."""
+
+
+# -- groups ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class GroupSection:
+    """A ``[group:SLUG]`` section: a group's title and description, as the config gives them."""
+
+    slug: str
+    #: The ``name`` key (None when the section gives none).
+    name: str | None = None
+    #: The ``title`` key (None when the section gives none).
+    title: str | None = None
+    description: str = ""
+
+
+@attrs.frozen
+class Group:
+    """One of a planet's groups, as its pages and templates show it."""
+
+    #: The name lower-cased, runs of characters other than ``a-z0-9`` as ``-``: its path.
+    slug: str
+    name: str
+    title: str
+    description: str
+    #: The feeds in the group, in config order.
+    feeds: tuple[FeedURL, ...] = ()

@@ -26,13 +26,13 @@ from twisted.web.resource import IResource
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
-from planetd.boundaries import FeedURL, Output, ReadsPlanet, SearchTooSlowError
+from planetd.boundaries import FeedURL, Group, Output, ReadsPlanet, SearchTooSlowError
 from planetd.faces import face_content_type
 from planetd.httpcache import FACE, STYLESHEET, bad_request, prepare, serve
 from planetd.outputs import OutputCache
 from planetd.river import CursorError, decode_cursor
 from planetd.search import SearchSyntaxError, decode_search_cursor, parse_query
-from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, Site
+from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, STATIC_FILES, Site
 
 
 class PlanetWeb:
@@ -47,6 +47,8 @@ class PlanetWeb:
         metrics: The ``/metrics`` resource for the public listener, or None when
             metrics are served on a listener of their own (then this one says 404).
         metrics_public: Serve ``/metrics`` to every client, not only loopback ones.
+        groups: The cache of each group's outputs, by slug: built on the first request
+            after the store moved on, never by a poll.
     """
 
     app = Klein()
@@ -61,6 +63,7 @@ class PlanetWeb:
         faces: Mapping[str, bytes] | None = None,
         metrics: IResource | None = None,
         metrics_public: bool = False,
+        groups: Mapping[str, OutputCache] | None = None,
     ) -> None:
         self.site = site
         self.outputs = outputs
@@ -75,6 +78,13 @@ class PlanetWeb:
         }
         self._metrics = metrics
         self._metrics_public = metrics_public
+        self._groups = dict(groups or {})
+
+    def stop(self) -> None:
+        """Cancel every armed rebuild, the planet's and its groups' (the store is closing)."""
+        self.outputs.stop()
+        for cache in self._groups.values():
+            cache.stop()
 
     def route_of(self, path: bytes, method: bytes) -> str:
         """The route template a request matched (``/feeds/<string:fid>``), or ``other``.
@@ -165,11 +175,21 @@ class PlanetWeb:
             hidden = _flag(_arg(request, "hidden"))
         except ValueError as e:
             return bad_request(request, str(e))
+        slug = _arg(request, "group")
+        group = None if slug is None else self.site.find_group(slug)
+        if slug is not None and group is None:
+            return bad_request(request, f"no group {slug[:200]!r} in this planet", 404)
         if _arg(request, "q") is not None:
-            return await self._search_api(request, limit, feed, hidden)
-        if limit == API_DEFAULT_LIMIT and before is None and feed is None and not hidden:
+            return await self._search_api(request, limit, feed, hidden, group)
+        if (
+            limit == API_DEFAULT_LIMIT
+            and before is None
+            and feed is None
+            and not hidden
+            and group is None
+        ):
             return serve(request, await self.outputs.fixed("/api/entries"))
-        key = f"/api/entries?{limit}&{before_text}&{feed}&{hidden}"
+        key = f"/api/entries?{limit}&{before_text}&{feed}&{hidden}&{slug}"
         cached = await self.outputs.computed(
             key,
             lambda db, _: Output(
@@ -179,12 +199,46 @@ class PlanetWeb:
                     before=before,
                     feed=FeedURL(feed) if feed else None,
                     hidden=hidden,
+                    group=group,
                 ),
                 JSON,
             ),
         )
         assert cached is not None
         return serve(request, cached)
+
+    # -- groups -------------------------------------------------------------------------
+
+    @app.route("/groups/<string:slug>/", methods=["GET", "HEAD"])
+    async def group_river(self, request: IRequest, slug: str) -> bytes:
+        before_text = _arg(request, "before")
+        group = self.site.find_group(slug)
+        if before_text is None or group is None:
+            return await self._group_output(request, slug, "/")
+        try:
+            before = decode_cursor(before_text)
+        except CursorError as e:
+            return bad_request(request, str(e))
+        cached = await self.outputs.computed(
+            f"/groups/{slug}/?before={before_text}",
+            lambda db, now: Output(self.site.group_older_page(db, now, group, before), HTML),
+        )
+        assert cached is not None
+        return serve(request, cached)
+
+    @app.route("/groups/<string:slug>/<string:name>", methods=["GET", "HEAD"])
+    async def group_feed(self, request: IRequest, slug: str, name: str) -> bytes:
+        path = "/" + name
+        if name == "index.html" or path not in STATIC_FILES.values():
+            return _not_found(request, b"no such output of a group\n")
+        return await self._group_output(request, slug, path)
+
+    async def _group_output(self, request: IRequest, slug: str, path: str) -> bytes:
+        """One of a group's outputs, from its cache (built now if the store moved on)."""
+        cache = self._groups.get(slug)
+        if cache is None:
+            return _not_found(request, b"no such group\n")
+        return serve(request, await cache.fixed(path))
 
     @app.route("/faces/<string:name>", methods=["GET", "HEAD"])
     def face(self, request: IRequest, name: str) -> bytes:
@@ -240,7 +294,12 @@ class PlanetWeb:
         return serve(request, cached)
 
     async def _search_api(
-        self, request: IRequest, limit: int, feed: str | None, hidden: bool
+        self,
+        request: IRequest,
+        limit: int,
+        feed: str | None,
+        hidden: bool,
+        group: Group | None = None,
     ) -> bytes:
         """``/api/entries?q=``: the entries a search finds, best first, with snippets."""
         before_text = _arg(request, "before")
@@ -251,7 +310,8 @@ class PlanetWeb:
             return bad_request(request, str(e))
         try:
             cached = await self.outputs.computed(
-                f"/api/entries?q={query.text}&{limit}&{offset}&{feed}&{hidden}",
+                f"/api/entries?q={query.text}&{limit}&{offset}&{feed}&{hidden}"
+                f"&{group and group.slug}",
                 lambda db, _: Output(
                     self.site.search_api(
                         db,
@@ -260,6 +320,7 @@ class PlanetWeb:
                         offset=offset,
                         feed=FeedURL(feed) if feed else None,
                         hidden=hidden,
+                        group=group,
                     ),
                     JSON,
                 ),
@@ -290,6 +351,12 @@ def _is_local(request: IRequest) -> bool:
         return False
     mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
     return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _not_found(request: IRequest, message: bytes) -> bytes:
+    request.setResponseCode(404)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return message
 
 
 def _arg(request: IRequest, name: str) -> str | None:

@@ -18,6 +18,7 @@ The web layer (Klein, Jinja2) is imported inside :func:`web_face` only, so
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -165,6 +166,13 @@ def web_face(
         log.warn("{problem}", problem=problem)
     renderer = Renderer(config, faces.files)
     site = Site(config, renderer)
+    groups = {
+        group.slug: OutputCache(
+            store, reactor, functools.partial(site.group_outputs, group=group),
+            rebuild_delay=rebuild_delay,
+        )
+        for group in site.groups
+    }  # fmt: skip
     return PlanetWeb(
         site,
         OutputCache(
@@ -179,6 +187,7 @@ def web_face(
         faces=faces.files,
         metrics=metrics_page,
         metrics_public=config.metrics_public,
+        groups=groups,
     )
 
 
@@ -251,5 +260,5 @@ class PlanetAssembly:
         """Stop the poller (in-flight polls get their grace) and any armed page rebuild,
         then close the poll path."""
         await self.poller.stop()
-        self.web.outputs.stop()
+        self.web.stop()
         await self.aggregation.close()
