@@ -46,6 +46,9 @@ LAYERS: dict[str, str] = {
     "faces": "core",
     "nometrics": "core",
     "search": "core",
+    "planets": "core",
+    "planetview": "core",
+    "planetspage": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
@@ -64,6 +67,7 @@ LAYERS: dict[str, str] = {
     "httpcache": "shell",
     "terminal": "shell",
     "prometheus": "shell",
+    "router": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",
@@ -89,6 +93,7 @@ PART_OF: dict[str, str] = {
     "fetchfile": "fetch",
     "outputs": "web",
     "httpcache": "web",
+    "router": "web",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

@@ -22,7 +22,7 @@ plugin and the pure core both import it freely.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -43,6 +43,7 @@ from planetd.values import (
     ParsedEntry,
     ParsedFeed,
     PlanetConfig,
+    PlanetPlace,
     PollOutcome,
     PollRecord,
     PollReport,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IConnector, IDelayedCall, IHostnameResolver
     from twisted.internet.protocol import ClientFactory
     from twisted.python.threadpool import ThreadPool
+    from twisted.web.resource import IResource
 
 T = TypeVar("T")
 
@@ -85,20 +87,25 @@ __all__ = [
     "ParsedFeed",
     "Parses",
     "PlanetConfig",
+    "PlanetPlace",
     "PollOutcome",
     "PollRecord",
     "PollReport",
     "ReadingList",
     "ReadingListState",
+    "ReadsAllPlanets",
     "ReadsPlanet",
+    "RendersPages",
     "SearchHit",
     "SearchQuery",
     "SearchResults",
     "SearchTooSlowError",
     "StoredEntry",
     "Stores",
+    "StoresAllPlanets",
     "StoresReadingLists",
     "Validators",
+    "WebFace",
 ]
 
 
@@ -274,3 +281,63 @@ class StoresReadingLists(Protocol):
     def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
 
     def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...
+
+
+# -- several planets ---------------------------------------------------------------------
+
+
+class ReadsAllPlanets(ReadsPlanet, Protocol):
+    """The store read for one planet of several (:class:`planetd.planetview.PlanetReads`
+    narrows it): entries and search limited to some ``feeds``, and the entries each
+    planet's own ``new_feed_items`` hides."""
+
+    def entries(
+        self,
+        *,
+        limit: int,
+        before: tuple[float, str] | None = None,
+        feed_url: FeedURL | None = None,
+        include_hidden: bool = False,
+        judge: Judge | None = None,
+        feeds: Collection[FeedURL] | None = None,
+    ) -> list[StoredEntry]: ...
+
+    def search(
+        self,
+        query: SearchQuery,
+        *,
+        limit: int,
+        offset: int = 0,
+        feed_url: FeedURL | None = None,
+        include_hidden: bool = False,
+        judge: Judge | None = None,
+        feeds: Collection[FeedURL] | None = None,
+    ) -> SearchResults: ...
+
+    def first_delivery_beyond(self, feed_url: FeedURL, keep: int) -> list[EntryID]: ...
+
+
+class StoresAllPlanets(Stores, Protocol):
+    """The store as several planets share it: each planet's pages read all of it."""
+
+    def reading_all(self, build: Callable[[ReadsAllPlanets], T]) -> Deferred[T]: ...
+
+
+class RendersPages(Protocol):
+    """A web face's rendered outputs, as the daemon opens and closes them."""
+
+    def refresh(self) -> Deferred[None]: ...
+
+    def stop(self) -> None: ...
+
+
+class WebFace(Protocol):
+    """What the daemon serves: one planet's :class:`planetd.web.PlanetWeb`, or several
+    planets behind :class:`planetd.router.PlanetsWeb`."""
+
+    @property
+    def outputs(self) -> RendersPages: ...
+
+    def resource(self) -> IResource: ...
+
+    def route_of(self, path: bytes, method: bytes) -> str: ...

@@ -91,12 +91,12 @@ class Reloader:
         resource: CurrentWeb,
         reactor: IDaemonReactor,
         *,
-        read_config: Callable[[str], PlanetConfig] = load_config,
+        read_config: Callable[[str], PlanetConfig] | None = None,
     ) -> None:
         self.assembly = assembly
         self.resource = resource
         self.reactor = reactor
-        self.read_config = read_config
+        self.read_config = read_config or load_config
         aggregation = assembly.aggregation
         #: The file's config as last loaded (without the feeds of its lists).
         self.file_config = aggregation.config
@@ -191,7 +191,7 @@ class Reloader:
         web = self.assembly.make_web(config)
         await web.outputs.refresh()
         old, self.assembly.web = self.assembly.web, web
-        self.resource.current = web.app.resource()
+        self.resource.current = web.resource()
         old.outputs.stop()
 
     async def fetch_list(self, reading_list: ReadingList) -> float | None:

@@ -21,9 +21,10 @@ from urllib.parse import urlencode
 import jinja2
 
 from planetd import __version__
-from planetd.boundaries import FeedStatus, PlanetConfig, SearchHit, StoredEntry
+from planetd.boundaries import FeedStatus, PlanetConfig, PlanetPlace, SearchHit, StoredEntry
 from planetd.faces import face_views
 from planetd.river import (
+    Day,
     FeedView,
     RiverPage,
     entry_uri,
@@ -55,10 +56,13 @@ class Renderer:
     ``faces`` names the face files that exist (read from ``faces_dir``): a
     feed whose face file is not among them shows no face. Templates see each
     feed's face as ``faces[feed_url]`` (a :class:`planetd.faces.FaceView`).
+    ``root`` is where the daemon serves the planet (``/``, or its mount such
+    as ``/python/`` when it is one of several): its pages link from there.
     """
 
-    def __init__(self, config: PlanetConfig, faces: Collection[str] = ()) -> None:
+    def __init__(self, config: PlanetConfig, faces: Collection[str] = (), root: str = "/") -> None:
         self.config = config
+        self.root = root
         dirs = [d for d in (config.template_dir, default_template_dir()) if d]
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(dirs),
@@ -78,13 +82,14 @@ class Renderer:
         )
 
     def _page(self, name: str, **context: Any) -> bytes:
-        context.setdefault("root", "/")
+        context.setdefault("root", self.root)
         # Only the daemon answers /search: a static copy (relative root) has no form.
-        context.setdefault("search_path", "/search" if context["root"] == "/" else None)
+        searchable = context["root"] == self.root
+        context.setdefault("search_path", f"{self.root}search" if searchable else None)
         return self.env.get_template(name).render(**context).encode("utf-8")
 
     def river_html(
-        self, page: RiverPage, now: datetime, older: str | None = None, root: str = "/"
+        self, page: RiverPage, now: datetime, older: str | None = None, root: str | None = None
     ) -> bytes:
         """The river page: day headings, entries, the subscription list, the older-page link."""
         return self._page(
@@ -92,11 +97,13 @@ class Renderer:
             days=page.days,
             feeds=page.feeds,
             older=older,
-            root=root,
+            root=root or self.root,
             generated_at=format_date(now, self.config.date_format),
         )
 
-    def feed_html(self, feed: FeedView, page: RiverPage, now: datetime, root: str = "/") -> bytes:
+    def feed_html(
+        self, feed: FeedView, page: RiverPage, now: datetime, root: str | None = None
+    ) -> bytes:
         """One feed's own page: its health line and its entries."""
         return self._page(
             "feed.html",
@@ -104,11 +111,13 @@ class Renderer:
             days=page.days,
             feeds=page.feeds,
             older=None,
-            root=root,
+            root=root or self.root,
             generated_at=format_date(now, self.config.date_format),
         )
 
-    def feeds_html(self, feeds: Sequence[FeedView], now: datetime, root: str = "/") -> bytes:
+    def feeds_html(
+        self, feeds: Sequence[FeedView], now: datetime, root: str | None = None
+    ) -> bytes:
         """The feed health page."""
         counts = {s.value: 0 for s in FeedStatus}
         counts["inactive"] = 0
@@ -119,7 +128,7 @@ class Renderer:
             "feeds.html",
             feeds=feeds,
             counts=counts,
-            root=root,
+            root=root or self.root,
             generated_at=format_date(now, self.config.date_format),
         )
 
@@ -141,7 +150,23 @@ class Renderer:
             query=text,
             hits=hits,
             error=error,
-            older=None if older is None else "/search?" + urlencode({"q": text, "before": older}),
+            older=None
+            if older is None
+            else f"{self.root}search?" + urlencode({"q": text, "before": older}),
+            generated_at=format_date(now, self.config.date_format),
+        )
+
+    def planets_html(
+        self, places: Sequence[PlanetPlace], days: Sequence[Day], now: datetime, stylesheet: str
+    ) -> bytes:
+        """The page of planets: each planet linked, and their newest entries by day, each
+        with its planet as the source (several planets in one daemon)."""
+        return self._page(
+            "planets.html",
+            places=places,
+            days=days,
+            older=None,
+            stylesheet=stylesheet,
             generated_at=format_date(now, self.config.date_format),
         )
 

@@ -27,9 +27,10 @@ Blocking, no Twisted. What a query means is :mod:`planetd.search`'s.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -174,10 +175,13 @@ def time_budget(
         conn.set_progress_handler(None, 0)
 
 
-def shown_where(feed_url: FeedURL | None, include_hidden: bool) -> tuple[list[str], list[Any]]:
+def shown_where(
+    feed_url: FeedURL | None, include_hidden: bool, feeds: Collection[FeedURL] | None = None
+) -> tuple[list[str], list[Any]]:
     """Which entries a reader may see, as SQL conditions on ``e`` (entries) and ``f``
     (their feed) with their parameters: active feeds only, hidden entries only when
-    asked, one feed if named. The river and search read through the same rule."""
+    asked, one feed if named, and only ``feeds`` if given (one planet of several).
+    The river and search read through the same rule."""
     clauses = ["f.active = 1"]
     params: list[Any] = []
     if not include_hidden:
@@ -185,6 +189,9 @@ def shown_where(feed_url: FeedURL | None, include_hidden: bool) -> tuple[list[st
     if feed_url is not None:
         clauses.append("e.feed_url = ?")
         params.append(feed_url)
+    if feeds is not None:
+        clauses.append("e.feed_url IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(feeds)))
     return clauses, params
 
 
@@ -198,6 +205,7 @@ def ranked(
     *,
     feed_url: FeedURL | None,
     include_hidden: bool,
+    feeds: Collection[FeedURL] | None = None,
     window: int = WINDOW,
     broad: int = BROAD,
 ) -> list[int]:
@@ -214,7 +222,7 @@ def ranked(
     in each.
     """
     table = _table(query)
-    clauses, params = shown_where(feed_url, include_hidden)
+    clauses, params = shown_where(feed_url, include_hidden, feeds)
 
     def matches(expression: str, score: str, limit: int, since: int = 0) -> list[Any]:
         return list(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from planetd.searchindex import Progress
 from planetd.subscriptions import feed_order
 
 if TYPE_CHECKING:
-    from planetd.boundaries import ReadsPlanet
+    from planetd.boundaries import ReadsAllPlanets, ReadsPlanet
 
 __all__ = ["Database", "DatabaseError", "StoreError", "ThreadLocalDatabases", "open_database"]
 
@@ -290,18 +290,20 @@ class Database:
         feed_url: FeedURL | None = None,
         include_hidden: bool = False,
         judge: Judge | None = None,
+        feeds: Collection[FeedURL] | None = None,
     ) -> list[StoredEntry]:
         """The newest entries of active feeds, newest first, after the ``before`` cursor.
 
         Entries hidden when stored (flood, duplicate) and those ``judge`` hides
         (filters) are left out unless ``include_hidden``; then they carry
         ``hidden``. Reads in batches so a filter that hides much still fills a page.
+        With ``feeds``, only those feeds' entries (one planet of several).
         """
         found: list[StoredEntry] = []
         cursor = before
         batch = max(limit * 2, 50)
         for _ in range(10_000):  # bounded: each batch advances the cursor
-            rows = list(self._entry_batch(batch, cursor, feed_url, include_hidden))
+            rows = list(self._entry_batch(batch, cursor, feed_url, include_hidden, feeds))
             for row in rows:
                 try:
                     hidden = Hidden(row[12]) if row[12] else None
@@ -326,8 +328,9 @@ class Database:
         before: tuple[float, str] | None,
         feed_url: FeedURL | None,
         include_hidden: bool,
+        feeds: Collection[FeedURL] | None = None,
     ) -> Iterator[Sequence[Any]]:
-        clauses, params = searchindex.shown_where(feed_url, include_hidden)
+        clauses, params = searchindex.shown_where(feed_url, include_hidden, feeds)
         if before is not None:
             clauses.append("(e.published < ? OR (e.published = ? AND e.id < ?))")
             params.extend([before[0], before[0], before[1]])
@@ -349,6 +352,7 @@ class Database:
         feed_url: FeedURL | None = None,
         include_hidden: bool = False,
         judge: Judge | None = None,
+        feeds: Collection[FeedURL] | None = None,
     ) -> SearchResults:
         """One page of ``query``'s results, best first, from ``offset`` in the ranking.
 
@@ -359,7 +363,7 @@ class Database:
         hits: list[SearchHit] = []
         with searchindex.time_budget(self._conn, searchindex.TIME_BUDGET):
             ranking = searchindex.ranked(
-                self._conn, query, feed_url=feed_url, include_hidden=include_hidden
+                self._conn, query, feed_url=feed_url, include_hidden=include_hidden, feeds=feeds
             )
             position = offset
             while position < len(ranking) and len(hits) < limit:
@@ -383,6 +387,25 @@ class Database:
         for url, reason, n in rows:
             counts.setdefault(FeedURL(url), {})[reason] = n
         return counts
+
+    # -- several planets ----------------------------------------------------------
+
+    def first_delivery_beyond(self, feed_url: FeedURL, keep: int) -> list[EntryID]:
+        """The entries of the feed's first delivery beyond its ``keep`` newest: what a
+        planet with ``new_feed_items = keep`` hides (:mod:`planetd.planetview`).
+
+        The first delivery is what the feed's first good poll stored (the
+        entries first seen at the feed's earliest ``first_seen``), ranked as
+        :func:`planetd.plan.flood_hidden` ranks it; entries hidden already
+        are left out.
+        """
+        rows = self._conn.execute(
+            "SELECT id FROM (SELECT id, hidden FROM entries WHERE feed_url = ? AND first_seen ="
+            " (SELECT min(first_seen) FROM entries WHERE feed_url = ?)"
+            " ORDER BY published DESC, key DESC LIMIT -1 OFFSET ?) WHERE hidden IS NULL",
+            (feed_url, feed_url, keep),
+        )
+        return [EntryID(row[0]) for row in rows]
 
 
 def open_database(
@@ -431,3 +454,4 @@ class ThreadLocalDatabases:
 
 if TYPE_CHECKING:  # static conformance: a Database is what a page build reads
     _reads: type[ReadsPlanet] = Database
+    _reads_all: type[ReadsAllPlanets] = Database

@@ -128,6 +128,14 @@ class PlanetConfig:
     unknown: tuple[str, ...] = ()
     #: Feed sections with ``content_type = opml`` (or ``foaf``): subscription lists.
     reading_lists: tuple[ReadingList, ...] = ()
+    #: Several planets: the path prefix this planet is served under (``/python/``), if set.
+    mount: str | None = None
+    #: Several planets: the Host header value this planet answers, if set.
+    host: str | None = None
+    #: Several planets: whether it is also served at ``/`` (None: the first planet is).
+    root: bool | None = None
+    #: Several planets: in the one config the poller runs, the planets it merges (in order).
+    planets: tuple[PlanetConfig, ...] = ()
 
 
 @attrs.frozen
@@ -374,3 +382,26 @@ class SearchResults:
 
 class SearchTooSlowError(Exception):
     """A search ran past its time budget and was stopped (the reader should narrow it)."""
+
+
+# -- several planets -------------------------------------------------------------------
+
+
+@attrs.frozen
+class PlanetPlace:
+    """Where one planet of several is served, as :func:`planetd.planets.places` decides.
+
+    ``mount`` is the path prefix (``/python/``, always starting and ending
+    with ``/``), ``host`` the Host header value it answers (lower case, no
+    port) or None, ``root`` whether it is also served at ``/``. Its pages link
+    from ``link_root``: its mount, or ``/`` when it is served by host alone.
+    """
+
+    index: int
+    name: str
+    mount: str | None
+    host: str | None
+    root: bool
+    link_root: str
+    #: Where ``planetd render`` writes it, under the output folder (no slashes).
+    folder: str

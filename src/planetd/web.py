@@ -76,6 +76,11 @@ class PlanetWeb:
         self._metrics = metrics
         self._metrics_public = metrics_public
 
+    def resource(self) -> IResource:
+        """The resource that serves this planet (its Klein app)."""
+        resource: IResource = self.app.resource()
+        return resource
+
     def route_of(self, path: bytes, method: bytes) -> str:
         """The route template a request matched (``/feeds/<string:fid>``), or ``other``.
 

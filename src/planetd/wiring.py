@@ -31,6 +31,7 @@ from planetd.faces import read_faces
 from planetd.fetch import Fetcher
 from planetd.nometrics import NULL_METRICS
 from planetd.outputs import REBUILD_DELAY
+from planetd.planets import listed_of, places
 from planetd.poller import Poller
 from planetd.reload import effective_config
 from planetd.workers import ParsePool
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.resource import IResource
 
-    from planetd.boundaries import IDaemonReactor
+    from planetd.boundaries import IDaemonReactor, WebFace
     from planetd.web import PlanetWeb
 
 log = Logger()
@@ -139,6 +140,7 @@ def web_face(
     rebuild_delay: float = REBUILD_DELAY,
     metrics: Metrics = NULL_METRICS,
     metrics_page: IResource | None = None,
+    root: str = "/",
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -151,6 +153,7 @@ def web_face(
             after a write always waits for the rebuild).
         metrics: Told how long each build of the pages took.
         metrics_page: ``/metrics`` on this web face (None: 404 there).
+        root: Where the planet is served (its mount when it is one of several).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
@@ -163,7 +166,7 @@ def web_face(
     faces = read_faces(config)
     for problem in faces.problems:
         log.warn("{problem}", problem=problem)
-    renderer = Renderer(config, faces.files)
+    renderer = Renderer(config, faces.files, root=root)
     site = Site(config, renderer)
     return PlanetWeb(
         site,
@@ -228,8 +231,11 @@ class PlanetAssembly:
         self.rebuild_delay = rebuild_delay
         self.web = self.make_web(config)
 
-    def make_web(self, config: PlanetConfig) -> PlanetWeb:
-        """A web face for ``config`` over this planet's store (a reload makes a new one)."""
+    def make_web(self, config: PlanetConfig) -> WebFace:
+        """A web face for ``config`` over this planet's store (a reload makes a new one);
+        for several planets (``config.planets``), each one's behind a router."""
+        if config.planets:
+            return self._planets_web(config)
         return web_face(
             config,
             self.store,
@@ -239,6 +245,43 @@ class PlanetAssembly:
             metrics=self.metrics,
             metrics_page=None if config.metrics_listen else self.metrics_page,
         )
+
+    def _planets_web(self, config: PlanetConfig) -> WebFace:
+        """Several planets over the one store: each planet's own web face, as it runs
+        (its reading lists' feeds included), served where :func:`planets.places` says."""
+        from planetd.planetspage import ShownPlanet, planets_page
+        from planetd.planetview import PlanetStore, flood_keeps
+        from planetd.render import Renderer
+        from planetd.router import PlanetsPage, PlanetsWeb
+
+        found = places(config.planets)
+        listed = listed_of(config)
+        shown = []
+        webs = []
+        poll_feeds = {f.url: f for f in config.feeds}
+        for place, planet in zip(found, config.planets, strict=True):
+            running = effective_config(planet, listed)
+            shown.append(ShownPlanet(place, running, flood_keeps(running, poll_feeds)))
+            webs.append(
+                web_face(
+                    running,
+                    PlanetStore(self.store, running, config),
+                    self.reactor,
+                    is_running=self.is_running,
+                    rebuild_delay=self.rebuild_delay,
+                    metrics=self.metrics,
+                    metrics_page=None if config.metrics_listen else self.metrics_page,
+                    root=place.link_root,
+                )
+            )
+        renderer = Renderer(config.planets[0], root=found[0].link_root)
+        stylesheet = f"{found[0].link_root}planetd.css"
+        page = PlanetsPage(
+            self.store,
+            self.reactor,
+            lambda db, now: planets_page(db, shown, renderer, now, stylesheet=stylesheet),
+        )
+        return PlanetsWeb(found, webs, page)
 
     async def open(self) -> None:
         """Open the poll path, then render every page (so the first visitor pays nothing)."""
