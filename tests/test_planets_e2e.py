@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, FeedServer
+from conftest import Daemon, FeedServer, planetd_cli, subprocess_env
 from feeds import atom, rss
 
 pytestmark = pytest.mark.e2e
@@ -134,3 +135,43 @@ def test_two_planets_share_one_poll_and_keep_their_own_rivers(
     assert 2 <= shared <= only_a + 1, window
     assert only_b == 0, window  # B's own feed keeps B's hour
     assert daemon.stop() in (0, -signal.SIGTERM)
+
+    # planetd render writes every planet into its own folder, the page of planets above.
+    out = tmp_path / "site"
+    done = planetd("render", a, "--config", b, "--output", out, "--database", daemon.database)
+    assert done.returncode == 0, done.stderr
+    assert "Shared as B calls it" in (out / "b" / "index.html").read_text()
+    assert "Only in B" not in (out / "a" / "index.html").read_text()
+    assert (out / "a" / "feeds" / "index.html").exists()
+    index = (out / "index.html").read_text()
+    assert 'href="a/"' in index and 'href="b/"' in index
+    assert 'href="a/planetd.css"' in index
+
+
+def planetd(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*planetd_cli(), *(str(a) for a in args)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_names_both_files_when_two_planets_claim_one_mount(tmp_path: Path) -> None:
+    """Two planets on the same mount: `planetd check` (and the daemon) stop with one line
+    naming both files and the key's line; planets that do not clash are listed with where
+    each is served."""
+    a = tmp_path / "a.ini"
+    a.write_text("[Planet]\nname = A\nmount = /python/\n")
+    b = tmp_path / "b.ini"
+    b.write_text("[Planet]\nname = B\n\nmount = /python\n")
+    done = planetd("check", a, "--config", b)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"planetd: {b}:4: key 'mount': /python/ is already {a}'s mount")
+    b.write_text("[Planet]\nname = B\nhost = B.example\n")
+    done = planetd("check", a, "--config", b)
+    assert done.returncode == 0, done.stderr
+    assert "planet A: served at /python/, at /" in done.stdout
+    assert "planet B: served on host b.example" in done.stdout

@@ -8,6 +8,9 @@ entries are read as that planet shows them (its feeds, filters and
 anti-flood, through :class:`planetd.planetview.PlanetReads`); an entry that
 several planets show appears once, under the first of them.
 
+:func:`static_planets` is ``planetd render`` of several planets: each planet's
+own static site in its folder, and this page as the ``index.html`` above them.
+
 Pure: it reads through :class:`planetd.boundaries.ReadsAllPlanets`
 synchronously (on a reader thread in the daemon, the main thread in
 ``planetd render``). Must not import Twisted or the store.
@@ -28,9 +31,13 @@ from planetd.boundaries import (
     ReadsAllPlanets,
     StoredEntry,
 )
-from planetd.planetview import PlanetReads
+from planetd.faces import DEFAULT_FACES_DIR
+from planetd.planets import listed_of, places
+from planetd.planetview import PlanetReads, flood_keeps
+from planetd.reload import effective_config
 from planetd.render import Renderer
 from planetd.river import group_by_day, judge_for, page_items
+from planetd.site import Site
 
 
 @attrs.frozen
@@ -76,3 +83,43 @@ def planets_page(
     entries = newest_entries(db, planets, page_items(renderer.config))
     days = group_by_day(entries, renderer.config.new_date_format)
     return renderer.planets_html([p.place for p in planets], days, now, stylesheet)
+
+
+def shown_planets(config: PlanetConfig) -> list[ShownPlanet]:
+    """Each planet of the running ``config`` (:func:`planetd.planets.poll_config`'s), as
+    it runs (its reading lists' feeds included) and where it is served."""
+    listed = listed_of(config)
+    polled = {f.url: f for f in config.feeds}
+    shown = []
+    for place, planet in zip(places(config.planets), config.planets, strict=True):
+        running = effective_config(planet, listed)
+        shown.append(ShownPlanet(place, running, flood_keeps(running, polled)))
+    return shown
+
+
+def static_planets(
+    db: ReadsAllPlanets,
+    planets: Sequence[ShownPlanet],
+    faces: Sequence[Mapping[str, bytes]],
+    now: datetime,
+) -> dict[str, bytes]:
+    """Every file ``planetd render`` writes for several planets: each planet's own static
+    site (:meth:`planetd.site.Site.static_files`, with its face files) in its folder, and
+    the page of planets as ``index.html``, linking to those folders."""
+    files: dict[str, bytes] = {}
+    linked = []
+    for planet, face_files in zip(planets, faces, strict=True):
+        folder = planet.place.folder
+        site = Site(planet.config, Renderer(planet.config, face_files))
+        reads = PlanetReads(db, planet.config, planet.keeps)
+        for name, body in site.static_files(reads, now).items():
+            files[f"{folder}/{name}"] = body
+        for name, body in face_files.items():
+            files[f"{folder}/{DEFAULT_FACES_DIR}/{name}"] = body
+        linked.append(
+            attrs.evolve(planet, place=attrs.evolve(planet.place, link_root=f"{folder}/"))
+        )
+    renderer = Renderer(planets[0].config, root="./")
+    stylesheet = f"{planets[0].place.folder}/planetd.css"
+    files["index.html"] = planets_page(db, linked, renderer, now, stylesheet=stylesheet)
+    return files

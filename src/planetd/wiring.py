@@ -31,7 +31,6 @@ from planetd.faces import read_faces
 from planetd.fetch import Fetcher
 from planetd.nometrics import NULL_METRICS
 from planetd.outputs import REBUILD_DELAY
-from planetd.planets import listed_of, places
 from planetd.poller import Poller
 from planetd.reload import effective_config
 from planetd.workers import ParsePool
@@ -249,31 +248,26 @@ class PlanetAssembly:
     def _planets_web(self, config: PlanetConfig) -> WebFace:
         """Several planets over the one store: each planet's own web face, as it runs
         (its reading lists' feeds included), served where :func:`planets.places` says."""
-        from planetd.planetspage import ShownPlanet, planets_page
-        from planetd.planetview import PlanetStore, flood_keeps
+        from planetd.planetspage import planets_page, shown_planets
+        from planetd.planetview import PlanetStore
         from planetd.render import Renderer
         from planetd.router import PlanetsPage, PlanetsWeb
 
-        found = places(config.planets)
-        listed = listed_of(config)
-        shown = []
-        webs = []
-        poll_feeds = {f.url: f for f in config.feeds}
-        for place, planet in zip(found, config.planets, strict=True):
-            running = effective_config(planet, listed)
-            shown.append(ShownPlanet(place, running, flood_keeps(running, poll_feeds)))
-            webs.append(
-                web_face(
-                    running,
-                    PlanetStore(self.store, running, config),
-                    self.reactor,
-                    is_running=self.is_running,
-                    rebuild_delay=self.rebuild_delay,
-                    metrics=self.metrics,
-                    metrics_page=None if config.metrics_listen else self.metrics_page,
-                    root=place.link_root,
-                )
+        shown = shown_planets(config)
+        webs = [
+            web_face(
+                planet.config,
+                PlanetStore(self.store, planet.config, config),
+                self.reactor,
+                is_running=self.is_running,
+                rebuild_delay=self.rebuild_delay,
+                metrics=self.metrics,
+                metrics_page=None if config.metrics_listen else self.metrics_page,
+                root=planet.place.link_root,
             )
+            for planet in shown
+        ]
+        found = [planet.place for planet in shown]
         renderer = Renderer(config.planets[0], root=found[0].link_root)
         stylesheet = f"{found[0].link_root}planetd.css"
         page = PlanetsPage(
