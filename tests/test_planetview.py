@@ -129,3 +129,24 @@ def test_removing_a_planet_keeps_the_other_planets_entries(db: Database) -> None
     assert [e.key for e in view(db, a, merged).entries(limit=10)] == ["s1"]
     db.sync_feeds(merged.feeds, NOW)
     assert [e.key for e in view(db, b, merged).entries(limit=10)] == ["s1", "b1"]
+
+
+def test_a_post_another_planets_feed_brought_first_shows_in_this_planet(db: Database) -> None:
+    """The same post in A's feed and B's feed is stored once shown (the first feed keeps
+    it) and once hidden as a duplicate; B, which lacks the first feed, shows its own copy,
+    and neither planet shows it twice or counts B's copy as hidden."""
+    a = PlanetConfig(path="/a.ini", name="A", feeds=(ONLY_A,))
+    b = PlanetConfig(path="/b.ini", name="B", feeds=(ONLY_B,), mount="/b/")
+    both = PlanetConfig(path="/c.ini", name="C", feeds=(ONLY_A, ONLY_B), mount="/c/")
+    merged = poll_config([a, b, both])
+    db.sync_feeds(merged.feeds, NOW)
+    poll(db, ONLY_A, parsed("tag:post", day(2), link="https://a.example/post"))
+    poll(db, ONLY_B, parsed("tag:post", day(2), link="https://b.example/post"))
+    assert [e.feed_url for e in db.entries(limit=10)] == [ONLY_A.url]
+    assert [e.feed_url for e in view(db, b, merged).entries(limit=10)] == [ONLY_B.url]
+    assert [e.feed_url for e in view(db, a, merged).entries(limit=10)] == [ONLY_A.url]
+    assert [e.feed_url for e in view(db, both, merged).entries(limit=10)] == [ONLY_A.url]
+    assert view(db, b, merged).hidden_counts() == {}
+    assert view(db, both, merged).hidden_counts() == {ONLY_B.url: {"duplicate": 1}}
+    hits = view(db, b, merged).search(parse_query("post"), limit=10).hits
+    assert [h.entry.feed_url for h in hits] == [ONLY_B.url]

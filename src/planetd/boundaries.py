@@ -288,8 +288,9 @@ class StoresReadingLists(Protocol):
 
 class ReadsAllPlanets(ReadsPlanet, Protocol):
     """The store read for one planet of several (:class:`planetd.planetview.PlanetReads`
-    narrows it): entries and search limited to some ``feeds``, and the entries each
-    planet's own ``new_feed_items`` hides."""
+    narrows it): entries and search limited to some ``feeds`` (with some hidden ones
+    shown), the entries each planet's own ``new_feed_items`` hides, and the duplicates
+    a planet shows because the first copy is in another planet's feed."""
 
     def entries(
         self,
@@ -300,6 +301,7 @@ class ReadsAllPlanets(ReadsPlanet, Protocol):
         include_hidden: bool = False,
         judge: Judge | None = None,
         feeds: Collection[FeedURL] | None = None,
+        unhidden: Collection[EntryID] = (),
     ) -> list[StoredEntry]: ...
 
     def search(
@@ -312,9 +314,12 @@ class ReadsAllPlanets(ReadsPlanet, Protocol):
         include_hidden: bool = False,
         judge: Judge | None = None,
         feeds: Collection[FeedURL] | None = None,
+        unhidden: Collection[EntryID] = (),
     ) -> SearchResults: ...
 
     def first_delivery_beyond(self, feed_url: FeedURL, keep: int) -> list[EntryID]: ...
+
+    def duplicates_alone_in(self, feeds: Collection[FeedURL]) -> list[tuple[EntryID, FeedURL]]: ...
 
 
 class StoresAllPlanets(Stores, Protocol):

@@ -2,7 +2,8 @@
 
 Owns what makes a planet's pages its own when its feeds are stored with
 other planets' (one poll per feed URL, :func:`planetd.planets.poll_config`):
-only its feeds, under its own names for them, and its own anti-flood. Filters
+only its feeds, under its own names for them, its own anti-flood, and the
+posts that another planet's feed brought first. Filters
 (``filter``/``exclude``) need nothing here: pages already judge them when
 read, by the planet's own config (:func:`planetd.river.judge_for`).
 
@@ -13,6 +14,11 @@ its pages are read, the rest of that first delivery
 (:meth:`planetd.store.Database.first_delivery_beyond`). Those hidden
 entries are known before the read, so a page asks the store for that many
 more entries and still fills up.
+
+A post that two feeds carry is stored once shown, in the feed that brought it
+first; the other copy is hidden as a duplicate. When that first feed is not
+the planet's, the planet shows its own copy
+(:meth:`planetd.store.Database.duplicates_alone_in`).
 
 :class:`PlanetReads` wraps a reader on a reader thread; :class:`PlanetStore`
 hands it to every page build of one planet, so :class:`planetd.site.Site`,
@@ -82,6 +88,7 @@ class PlanetReads:
         self.feeds = frozenset(self.names)
         self.keeps = keeps
         self._flooded: dict[FeedURL, frozenset[EntryID]] | None = None
+        self._alone: list[tuple[EntryID, FeedURL]] | None = None
 
     def flooded(self) -> dict[FeedURL, frozenset[EntryID]]:
         """Per feed, the entries this planet's own ``new_feed_items`` hides (read once)."""
@@ -91,6 +98,15 @@ class PlanetReads:
                 for url, keep in self.keeps.items()
             }
         return self._flooded
+
+    def alone(self) -> list[tuple[EntryID, FeedURL]]:
+        """The duplicates this planet shows: their first copy is in another planet's feed."""
+        if self._alone is None:
+            self._alone = self.db.duplicates_alone_in(self.feeds)
+        return self._alone
+
+    def _unhidden(self) -> frozenset[EntryID]:
+        return frozenset(entry for entry, _ in self.alone())
 
     def _named(self, entry: StoredEntry) -> StoredEntry:
         return attrs.evolve(entry, feed_name=self.names.get(entry.feed_url, entry.feed_name))
@@ -104,6 +120,14 @@ class PlanetReads:
 
     def hidden_counts(self) -> dict[FeedURL, dict[str, int]]:
         counts = {u: dict(c) for u, c in self.db.hidden_counts().items() if u in self.feeds}
+        duplicate = Hidden.DUPLICATE.value
+        for _, url in self.alone():
+            mine = counts.get(url, {})
+            mine[duplicate] = mine.get(duplicate, 0) - 1
+            if mine[duplicate] <= 0:
+                del mine[duplicate]
+            if not mine:
+                counts.pop(url, None)
         for url, ids in self.flooded().items():
             if ids:
                 mine = counts.setdefault(url, {})
@@ -129,6 +153,7 @@ class PlanetReads:
             include_hidden=include_hidden,
             judge=judge,
             feeds=self.feeds,
+            unhidden=self._unhidden(),
         )
         return self._shown(found, hides, include_hidden)[:limit]
 
@@ -170,6 +195,7 @@ class PlanetReads:
             include_hidden=include_hidden,
             judge=judge,
             feeds=self.feeds,
+            unhidden=self._unhidden(),
         )
         hides = self._hides(feed_url)
         hits = []

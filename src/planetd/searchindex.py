@@ -176,15 +176,22 @@ def time_budget(
 
 
 def shown_where(
-    feed_url: FeedURL | None, include_hidden: bool, feeds: Collection[FeedURL] | None = None
+    feed_url: FeedURL | None,
+    include_hidden: bool,
+    feeds: Collection[FeedURL] | None = None,
+    unhidden: Collection[str] = (),
 ) -> tuple[list[str], list[Any]]:
     """Which entries a reader may see, as SQL conditions on ``e`` (entries) and ``f``
     (their feed) with their parameters: active feeds only, hidden entries only when
-    asked, one feed if named, and only ``feeds`` if given (one planet of several).
-    The river and search read through the same rule."""
+    asked, one feed if named, and only ``feeds`` if given (one planet of several),
+    where the entries ``unhidden`` names show although stored hidden. The river and
+    search read through the same rule."""
     clauses = ["f.active = 1"]
     params: list[Any] = []
-    if not include_hidden:
+    if not include_hidden and unhidden:
+        clauses.append("(e.hidden IS NULL OR e.id IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps(sorted(unhidden)))
+    elif not include_hidden:
         clauses.append("e.hidden IS NULL")
     if feed_url is not None:
         clauses.append("e.feed_url = ?")
@@ -206,6 +213,7 @@ def ranked(
     feed_url: FeedURL | None,
     include_hidden: bool,
     feeds: Collection[FeedURL] | None = None,
+    unhidden: Collection[str] = (),
     window: int = WINDOW,
     broad: int = BROAD,
 ) -> list[int]:
@@ -222,7 +230,7 @@ def ranked(
     in each.
     """
     table = _table(query)
-    clauses, params = shown_where(feed_url, include_hidden, feeds)
+    clauses, params = shown_where(feed_url, include_hidden, feeds, unhidden)
 
     def matches(expression: str, score: str, limit: int, since: int = 0) -> list[Any]:
         return list(
