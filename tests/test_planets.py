@@ -130,7 +130,9 @@ def test_routing_by_host_then_longest_mount_then_root() -> None:
     assert route(found, None, "/a/feeds") == (a, "/feeds")
     assert route(found, None, "/a") == (a, "/")
     assert route(found, None, "/zzz") == (a, "/zzz")  # a is first: served at / too
-    assert route(places([planet("/a.ini", root=False)]), None, "/") == (None, "/")
+    alone = places([planet("/a.ini", root=False)])
+    assert route(alone, None, "/") == (None, "/")
+    assert route(alone, None, "/healthz") == (alone[0], "/healthz")  # the daemon's health
     assert host_name("[::1]:8080") == "[::1]"
     assert host_name("Example.org.") == "example.org"
     assert slug("Planet Python!") == "planet-python"

@@ -41,6 +41,9 @@ from planetd.config import ConfigError, key_error, load_config
 #: planet is served there).
 PLANETS_PATH = "/planets/"
 
+#: Paths a daemon answers whichever planet is at ``/`` (its health, its metrics).
+DAEMON_PATHS = ("/healthz", "/metrics")
+
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -121,8 +124,9 @@ def route(
 
     The Host header wins (its port and case do not matter); on a planet's
     own host its mount may still prefix the path. Otherwise the longest
-    mount ``path`` starts with; then the planet served at ``/``. None: no
-    planet (the page of planets, or nothing) answers.
+    mount ``path`` starts with; then the planet served at ``/``; the daemon's own
+    paths (:data:`DAEMON_PATHS`) go to the first planet when none is at ``/``.
+    None: no planet (the page of planets, or nothing) answers.
     """
     name = host_name(host)
     for place in found:
@@ -135,6 +139,8 @@ def route(
     for place in found:
         if place.root:
             return place, path
+    if path in DAEMON_PATHS and found:
+        return found[0], path
     return None, path
 
 
