@@ -8,11 +8,15 @@ from typing import Any
 
 import treq
 from treq.testing import StubTreq
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 
 from feeds import atom
 from planet_harness import Document, Planet, PlanetTestCase, reactor
 from planetd.planets import load_planets
 from planetd.reloading import CurrentWeb, Reloader
+from planetd.router import PlanetsPage
 
 SHARED = atom(
     "Shared", "https://s.example/", [("tag:s,1", "Shared post", "2026-07-04T09:00:00Z", "")]
@@ -109,3 +113,58 @@ class RouterTests(PlanetTestCase):
             treq.content(await planet._settle(StubTreq(current).get("http://b.example/")))
         )
         assert b"S renamed" in page
+
+
+class HeldStore:
+    """The shared store's reading side, in memory: each read waits for :meth:`run`."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.pending: list[tuple[Any, Deferred[Any]]] = []
+
+    def reading_all(self, build: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.pending.append((build, d))
+        return d
+
+    def run(self) -> None:
+        build, d = self.pending.pop(0)
+        d.callback(build(None))
+
+
+def test_the_page_of_planets_is_built_once_per_change_and_paced() -> None:
+    """Requests that arrive while the first build runs share it; a change of the store
+    rebuilds the page, but not sooner than rebuild_delay after the last build (meanwhile
+    the page as last built is served at once)."""
+    clock = Clock()
+    store = HeldStore()
+    built: list[int] = []
+
+    def build(_db: Any, _now: Any) -> bytes:
+        built.append(store.generation)
+        return f"page {store.generation}".encode()
+
+    page = PlanetsPage(store, clock, build, rebuild_delay=1.0)  # type: ignore[arg-type]
+    first = Deferred.fromCoroutine(page.cached())
+    second = Deferred.fromCoroutine(page.cached())
+    assert len(store.pending) == 1
+    store.run()
+    assert successResultOf(first).body == successResultOf(second).body == b"page 0"
+    store.generation = 1
+    assert successResultOf(Deferred.fromCoroutine(page.cached())).body == b"page 0"
+    assert store.pending == []
+    clock.advance(1.0)
+    later = Deferred.fromCoroutine(page.cached())
+    store.run()
+    assert successResultOf(later).body == b"page 1"
+    assert built == [0, 1]
+
+
+def successResultOf(d: Deferred[Any]) -> Any:
+    """The result ``d`` already has (trial's ``successResultOf``, for a plain test)."""
+    box: list[Any] = []
+    d.addBoth(box.append)
+    assert box, "not fired"
+    if isinstance(box[0], Failure):
+        box[0].raiseException()
+    return box[0]

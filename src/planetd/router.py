@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from klein import Klein
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
@@ -38,21 +39,58 @@ HTML = "text/html; charset=utf-8"
 
 
 class PlanetsPage:
-    """The page of planets as Klein serves it: built once per change of the store."""
+    """The page of planets as Klein serves it: built on a reader thread when the store
+    has moved on, at most once per ``rebuild_delay`` (meanwhile, and while a build
+    runs, a request gets the page as last built)."""
 
     app = Klein()
 
-    def __init__(self, store: StoresAllPlanets, reactor: IReactorTime, build: BuildsPage):
+    def __init__(
+        self,
+        store: StoresAllPlanets,
+        reactor: IReactorTime,
+        build: BuildsPage,
+        *,
+        rebuild_delay: float = 1.0,
+    ):
         self.store = store
         self.reactor = reactor
         self.build = build
+        self.rebuild_delay = rebuild_delay
         self._cached: tuple[int, Cached] | None = None
+        self._started = float("-inf")
+        self._waiting: list[Deferred[Cached]] | None = None
 
     async def cached(self) -> Cached:
         """The page as of the store's current generation (built now if it moved on)."""
+        held = self._cached
+        if held is not None and (
+            held[0] == self.store.generation
+            or self._waiting is not None
+            or self.reactor.seconds() - self._started < self.rebuild_delay
+        ):
+            return held[1]
+        if self._waiting is not None:  # the first build runs: wait for it
+            waiter: Deferred[Cached] = Deferred()
+            self._waiting.append(waiter)
+            return await waiter
+        self._waiting = []
+        self._started = self.reactor.seconds()
+        try:
+            cached = await self._build()
+        except Exception:
+            failure = Failure()
+            waiting, self._waiting = self._waiting, None
+            for waiter in waiting:
+                waiter.errback(failure)
+            raise
+        waiting, self._waiting = self._waiting, None
+        for waiter in waiting:
+            waiter.callback(cached)
+        return cached
+
+    async def _build(self) -> Cached:
         generation = self.store.generation
-        if self._cached is not None and self._cached[0] == generation:
-            return self._cached[1]
         now = datetime.fromtimestamp(self.reactor.seconds(), tz=timezone.utc)
         body = await self.store.reading_all(lambda db: self.build(db, now))
         previous = self._cached[1] if self._cached is not None else None

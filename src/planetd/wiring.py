@@ -274,6 +274,7 @@ class PlanetAssembly:
             self.store,
             self.reactor,
             lambda db, now: planets_page(db, shown, renderer, now, stylesheet=stylesheet),
+            rebuild_delay=self.rebuild_delay,
         )
         return PlanetsWeb(found, webs, page)
 
