@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from builders import feed_config
-from planetd.boundaries import FeedURL, PlanetConfig, ReadingList
+from planetd.boundaries import FeedURL, ListedFeed, PlanetConfig, ReadingList
 from planetd.config import ConfigError, parse_config
 from planetd.planets import (
     PLANETS_PATH,
@@ -22,6 +22,7 @@ from planetd.planets import (
     route,
     slug,
 )
+from planetd.reload import effective_config
 
 SHARED = "https://shared.example/feed"
 
@@ -203,3 +204,22 @@ def test_load_planets_reads_every_file_and_checks_their_places(tmp_path: Path) -
     (tmp_path / "c.ini").write_text("[Planet]\nname = C\nmount = /a\n")
     with pytest.raises(ConfigError, match="already"):
         load_planets([str(tmp_path / "b.ini"), str(tmp_path / "c.ini")])
+
+
+def test_a_planets_reading_list_keeps_a_feed_another_planet_has_as_a_section() -> None:
+    """Planet A reads a list naming X; planet B has X as a section: X is polled once (the
+    section's keys win) and shows in both planets, A's copy named as the list names it."""
+    from planetd.planetspage import shown_planets
+
+    lists = feed_config("https://lists.example/opml")
+    x = feed_config("https://x.example/feed", name="X as B names it")
+    a = planet("/a.ini", reading_lists=(ReadingList(lists.url, "L", "opml", lists),))
+    b = planet("/b.ini", feeds=(x,))
+    listed = {lists.url: (ListedFeed(x.url, "X as the list names it"),)}
+    merged = effective_config(poll_config([a, b]), listed)
+    assert [f.url for f in merged.feeds] == [x.url]
+    shown = shown_planets(merged, listed)
+    assert [[f.name for f in p.config.feeds] for p in shown] == [
+        ["X as the list names it"],
+        ["X as B names it"],
+    ]

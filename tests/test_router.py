@@ -144,7 +144,7 @@ def test_the_page_of_planets_is_built_once_per_change_and_paced() -> None:
         built.append(store.generation)
         return f"page {store.generation}".encode()
 
-    page = PlanetsPage(store, clock, build, rebuild_delay=1.0)  # type: ignore[arg-type]
+    page = PlanetsPage(store, clock, build, rebuild_delay=1.0)
     first = Deferred.fromCoroutine(page.cached())
     second = Deferred.fromCoroutine(page.cached())
     assert len(store.pending) == 1

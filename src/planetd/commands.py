@@ -263,7 +263,8 @@ def render(config_path: str, database: str | None, output: str, *, more: Sequenc
     config = _load(config_path, more)
     db = open_database(_database(config, database), readonly=True)
     now = _now()
-    planets = shown_planets(config) if config.planets else []
+    listed = {s.url: s.feeds for s in db.reading_lists()}
+    planets = shown_planets(config, listed) if config.planets else []
     read = [read_faces(p.config) for p in planets] if planets else [read_faces(config)]
     try:
         if planets:

@@ -26,6 +26,7 @@ import attrs
 from planetd.boundaries import (
     EntryID,
     FeedURL,
+    ListedFeed,
     PlanetConfig,
     PlanetPlace,
     ReadsAllPlanets,
@@ -85,10 +86,14 @@ def planets_page(
     return renderer.planets_html([p.place for p in planets], days, now, stylesheet)
 
 
-def shown_planets(config: PlanetConfig) -> list[ShownPlanet]:
+def shown_planets(
+    config: PlanetConfig, listed: Mapping[FeedURL, Sequence[ListedFeed]] | None = None
+) -> list[ShownPlanet]:
     """Each planet of the running ``config`` (:func:`planetd.planets.poll_config`'s), as
-    it runs (its reading lists' feeds included) and where it is served."""
-    listed = listed_of(config)
+    it runs (with the feeds its reading lists named when last fetched, ``listed``; by
+    default those the running config holds) and where it is served."""
+    if listed is None:
+        listed = listed_of(config)
     polled = {f.url: f for f in config.feeds}
     shown = []
     for place, planet in zip(places(config.planets), config.planets, strict=True):

@@ -172,6 +172,8 @@ class Reloader:
                 self.listed[listed[0]] = listed[1]
             wanted = {r.url for r in config.reading_lists}
             self.listed = {u: f for u, f in self.listed.items() if u in wanted}
+            # Several planets: each planet's pages take its own lists' feeds from here.
+            self.assembly.aggregation.listed = dict(self.listed)
             new = effective_config(config, self.listed)
             plan = plan_reload(self.current, new)
             if plan.empty:

@@ -253,7 +253,7 @@ class PlanetAssembly:
         from planetd.render import Renderer
         from planetd.router import PlanetsPage, PlanetsWeb
 
-        shown = shown_planets(config)
+        shown = shown_planets(config, self.aggregation.listed)
         webs = [
             web_face(
                 planet.config,
