@@ -175,3 +175,19 @@ def test_check_names_both_files_when_two_planets_claim_one_mount(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert "planet A: served at /python/, at /" in done.stdout
     assert "planet B: served on host b.example" in done.stdout
+
+
+def test_planetd_poll_of_several_planets_fetches_a_shared_feed_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`planetd poll a.ini --config b.ini --all` polls every feed of both planets, a feed
+    both list once; `planetd feeds` then shows each polled feed once."""
+    a, b = write_planets(tmp_path, feed_server)
+    database = tmp_path / "cli.sqlite"
+    done = planetd("poll", a, "--config", b, "--all", "--database", database)
+    assert done.returncode == 0, done.stderr
+    paths = [path for _, path in feed_server.accesses()]
+    assert sorted(paths) == ["/a.rss", "/b.atom", "/shared.atom"]
+    done = planetd("feeds", a, "--config", b, "--database", database)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("shared.atom") == 1
