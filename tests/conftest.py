@@ -132,6 +132,8 @@ class Daemon:
         self.log_path = log
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        #: More options for twistd planetd (several planets: more ``--config`` files).
+        self.extra: list[str] = []
 
     def start(self, wait: float = 30.0) -> None:
         with open(self.log_path, "ab") as log:
@@ -147,6 +149,7 @@ class Daemon:
                     str(self.database),
                     "--listen",
                     f"tcp:{self.port}:interface=127.0.0.1",
+                    *self.extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -195,7 +195,7 @@ class Planet:
         self.store = self.parts.store
         self.poller = self.parts.poller
         self.web = self.parts.web
-        self.http = StubTreq(self.web.app.resource())
+        self.http = StubTreq(self.web.resource())
         self._open = False
 
     async def start(self) -> None:

@@ -47,6 +47,9 @@ LAYERS: dict[str, str] = {
     "nometrics": "core",
     "search": "core",
     "groups": "core",
+    "planets": "core",
+    "planetview": "core",
+    "planetspage": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
@@ -65,6 +68,7 @@ LAYERS: dict[str, str] = {
     "httpcache": "shell",
     "terminal": "shell",
     "prometheus": "shell",
+    "router": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",
@@ -90,6 +94,7 @@ PART_OF: dict[str, str] = {
     "fetchfile": "fetch",
     "outputs": "web",
     "httpcache": "web",
+    "router": "web",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

@@ -45,6 +45,7 @@ from planetd.values import (
     ParsedEntry,
     ParsedFeed,
     PlanetConfig,
+    PlanetPlace,
     PollOutcome,
     PollRecord,
     PollReport,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IConnector, IDelayedCall, IHostnameResolver
     from twisted.internet.protocol import ClientFactory
     from twisted.python.threadpool import ThreadPool
+    from twisted.web.resource import IResource
 
 T = TypeVar("T")
 
@@ -89,20 +91,25 @@ __all__ = [
     "ParsedFeed",
     "Parses",
     "PlanetConfig",
+    "PlanetPlace",
     "PollOutcome",
     "PollRecord",
     "PollReport",
     "ReadingList",
     "ReadingListState",
+    "ReadsAllPlanets",
     "ReadsPlanet",
+    "RendersPages",
     "SearchHit",
     "SearchQuery",
     "SearchResults",
     "SearchTooSlowError",
     "StoredEntry",
     "Stores",
+    "StoresAllPlanets",
     "StoresReadingLists",
     "Validators",
+    "WebFace",
 ]
 
 
@@ -280,3 +287,72 @@ class StoresReadingLists(Protocol):
     def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
 
     def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...
+
+
+# -- several planets ---------------------------------------------------------------------
+
+
+class ReadsAllPlanets(ReadsPlanet, Protocol):
+    """The store read for one planet of several (:class:`planetd.planetview.PlanetReads`
+    narrows it): entries and search limited to some ``feeds`` (with some hidden ones
+    shown), the entries each planet's own ``new_feed_items`` hides, and the duplicates
+    a planet shows because the first copy is in another planet's feed."""
+
+    def entries(
+        self,
+        *,
+        limit: int,
+        before: tuple[float, str] | None = None,
+        feed_url: FeedURL | None = None,
+        include_hidden: bool = False,
+        judge: Judge | None = None,
+        feed_urls: Collection[FeedURL] | None = None,
+        feeds: Collection[FeedURL] | None = None,
+        unhidden: Collection[EntryID] = (),
+    ) -> list[StoredEntry]: ...
+
+    def search(
+        self,
+        query: SearchQuery,
+        *,
+        limit: int,
+        offset: int = 0,
+        feed_url: FeedURL | None = None,
+        include_hidden: bool = False,
+        judge: Judge | None = None,
+        feed_urls: Collection[FeedURL] | None = None,
+        feeds: Collection[FeedURL] | None = None,
+        unhidden: Collection[EntryID] = (),
+    ) -> SearchResults: ...
+
+    def first_delivery_beyond(self, feed_url: FeedURL, keep: int) -> list[EntryID]: ...
+
+    def duplicates_alone_in(self, feeds: Collection[FeedURL]) -> list[tuple[EntryID, FeedURL]]: ...
+
+
+class StoresAllPlanets(Stores, Protocol):
+    """The store as several planets share it: each planet's pages read all of it."""
+
+    def reading_all(self, build: Callable[[ReadsAllPlanets], T]) -> Deferred[T]: ...
+
+
+class RendersPages(Protocol):
+    """A web face's rendered outputs, as the daemon opens and closes them."""
+
+    def refresh(self) -> Deferred[None]: ...
+
+    def stop(self) -> None: ...
+
+
+class WebFace(Protocol):
+    """What the daemon serves: one planet's :class:`planetd.web.PlanetWeb`, or several
+    planets behind :class:`planetd.router.PlanetsWeb`."""
+
+    @property
+    def outputs(self) -> RendersPages: ...
+
+    def resource(self) -> IResource: ...
+
+    def stop(self) -> None: ...
+
+    def route_of(self, path: bytes, method: bytes) -> str: ...

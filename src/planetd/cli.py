@@ -94,12 +94,36 @@ class _Command(_Options):
         raise NotImplementedError
 
 
-class CheckOptions(_Command):
-    synopsis = "PLANET.INI"
-    longdesc = "Validate a config: its name, feed count, and every ignored or unknown key."
+class _Planets(_Command):
+    """A command over one planet or several: ``PLANET.INI``, and more planets with
+    ``--config`` (repeatable, as the daemon takes them; the first may be given so too)."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # Options.__init__ is Twisted's
+        self["more"] = []
+
+    def opt_config(self, path: str) -> None:
+        """Another planet's config (repeatable): several planets, one database."""
+        self["more"].append(path)
+
+    opt_c = opt_config
+
+    def parseArgs(self, *args: str) -> None:
+        if len(args) > 1 or not (args or self["more"]):
+            raise usage.UsageError(f"expected exactly one {self.synopsis.split()[0]}")
+        paths = [*args, *self["more"]]
+        self["config"], self["more"] = paths[0], paths[1:]
+
+
+class CheckOptions(_Planets):
+    synopsis = "PLANET.INI [--config PLANET.INI]..."
+    longdesc = (
+        "Validate a config: its name, feed count, and every ignored or unknown key; with "
+        "several (--config), where each planet is served and how many feeds they share."
+    )
 
     def run(self) -> int:
-        return commands.check(self["config"])
+        return commands.check(self["config"], more=self["more"])
 
 
 class ReloadOptions(_Command):
@@ -122,8 +146,8 @@ class ReloadOptions(_Command):
         return commands.reload(self["config"], self["pidfile"])
 
 
-class PollOptions(_Command):
-    synopsis = "PLANET.INI [--all] [--include-gone] [--database PATH]"
+class PollOptions(_Planets):
+    synopsis = "PLANET.INI [--config PLANET.INI]... [--all] [--include-gone] [--database PATH]"
     longdesc = (
         "Poll the feeds that are due (or all of them) once, through the daemon's own "
         "fetch, parse and store path, then print a summary. Exits 1 if every polled feed failed."
@@ -140,14 +164,17 @@ class PollOptions(_Command):
             self["database"],
             poll_all=bool(self["all"]),
             include_gone=bool(self["include-gone"]),
+            more=self["more"],
         )
 
 
-class RenderOptions(_Command):
-    synopsis = "PLANET.INI --output DIR [--database PATH]"
+class RenderOptions(_Planets):
+    synopsis = "PLANET.INI [--config PLANET.INI]... --output DIR [--database PATH]"
     longdesc = (
         "Write the planet as static files (index.html, atom.xml, rss20.xml, opml.xml, "
-        "feed.json, planetd.css, feeds/index.html) from the database, as the daemon serves them."
+        "feed.json, planetd.css, feeds/index.html) from the database, as the daemon serves them. "
+        "Several planets (--config): each into DIR/<its mount or name>/, the page of planets "
+        "as DIR/index.html."
     )
     optParameters = [
         ["output", "o", None, "The folder to write into (created if missing)."],
@@ -159,16 +186,16 @@ class RenderOptions(_Command):
             raise usage.UsageError("--output DIR is required")
 
     def run(self) -> int:
-        return commands.render(self["config"], self["database"], self["output"])
+        return commands.render(self["config"], self["database"], self["output"], more=self["more"])
 
 
-class FeedsOptions(_Command):
-    synopsis = "PLANET.INI [--database PATH]"
+class FeedsOptions(_Planets):
+    synopsis = "PLANET.INI [--config PLANET.INI]... [--database PATH]"
     longdesc = "The health of every configured feed, as a table."
     optParameters = [_DATABASE]
 
     def run(self) -> int:
-        return commands.feeds(self["config"], self["database"])
+        return commands.feeds(self["config"], self["database"], more=self["more"])
 
 
 class SearchOptions(_Command):

@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -50,14 +50,24 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _load(config_path: str, more: Sequence[str]) -> PlanetConfig:
+    """One planet's config, or several planets' (``--config``) as the daemon runs them."""
+    from planetd.planets import load_planets
+
+    return load_planets([config_path, *more]) if more else load_config(config_path)
+
+
 # -- check ---------------------------------------------------------------------------
 
 
-def check(config_path: str) -> int:
+def check(config_path: str, *, more: Sequence[str] = ()) -> int:
     """``planetd check``: the planet's name, feed count, ignored and unknown keys, and a
-    warning for each face that will not show (its file missing from ``faces_dir``)."""
+    warning for each face that will not show (its file missing from ``faces_dir``); with
+    ``more`` planets, each of them, then where each is served and the feeds polled."""
     from planetd.faces import read_faces
 
+    if more:
+        return _check_planets(config_path, more)
     config = load_config(config_path)
     print(f"{config.path}: valid")
     print(f"planet: {config.name}")
@@ -77,6 +87,22 @@ def check(config_path: str) -> int:
         print(f"unknown: {key}: not a planetd key, it has no effect")
     for problem in read_faces(config).problems:
         print(f"warning: {problem}")
+    return 0
+
+
+def _check_planets(config_path: str, more: Sequence[str]) -> int:
+    from planetd.planets import places
+
+    for path in (config_path, *more):
+        check(path)
+    config = _load(config_path, more)
+    for place in places(config.planets):
+        where = [f"at {place.mount}"] if place.mount else []
+        where += [f"on host {place.host}"] if place.host else []
+        where += ["at /"] if place.root else []
+        print(f"planet {place.name}: served {', '.join(where)}")
+    listed = sum(len(p.feeds) for p in config.planets)
+    print(f"feeds polled: {len(config.feeds)} (listed {listed} times by {len(more) + 1} planets)")
     return 0
 
 
@@ -138,14 +164,20 @@ def _running_planetd(path: str) -> int:
 
 
 def poll(
-    config_path: str, database: str | None, *, poll_all: bool, include_gone: bool = False
+    config_path: str,
+    database: str | None,
+    *,
+    poll_all: bool,
+    include_gone: bool = False,
+    more: Sequence[str] = (),
 ) -> int:
-    """``planetd poll``: poll due (or all) feeds once on the real reactor, then summarize."""
+    """``planetd poll``: poll due (or all) feeds once on the real reactor, then summarize;
+    a feed that several planets (``more``) list is polled once."""
     from twisted.internet.task import react
 
     from planetd.store import open_database
 
-    config = load_config(config_path)
+    config = _load(config_path, more)
     path = _database(config, database)
     # Check (create, migrate) the database before any thread starts, as the daemon does.
     open_database(path).close()
@@ -221,26 +253,33 @@ async def _poll(
 # -- render --------------------------------------------------------------------------
 
 
-def render(config_path: str, database: str | None, output: str) -> int:
+def render(config_path: str, database: str | None, output: str, *, more: Sequence[str] = ()) -> int:
     """``planetd render``: the daemon's pages and feeds, written as files, with the
-    feeds' face files copied into ``faces/`` (the daemon serves them at ``/faces/``)."""
+    feeds' face files copied into ``faces/`` (the daemon serves them at ``/faces/``).
+    Several planets (``more``): each into its own folder, the page of planets above."""
     from planetd.faces import DEFAULT_FACES_DIR, read_faces
+    from planetd.planetspage import shown_planets, static_planets
     from planetd.render import Renderer
     from planetd.site import Site
     from planetd.store import open_database
 
-    config = load_config(config_path)
+    config = _load(config_path, more)
     db = open_database(_database(config, database), readonly=True)
     now = _now()
-    faces = read_faces(config)
-    site = Site(config, Renderer(config, faces.files))
+    listed = {s.url: s.feeds for s in db.reading_lists()}
+    planets = shown_planets(config, listed) if config.planets else []
+    read = [read_faces(p.config) for p in planets] if planets else [read_faces(config)]
     try:
-        files = site.static_files(db, now)
+        if planets:
+            files = static_planets(db, planets, [f.files for f in read], now)
+        else:
+            site = Site(config, Renderer(config, read[0].files))
+            files = site.static_files(db, now)
+            for name, body in read[0].files.items():
+                files[f"{DEFAULT_FACES_DIR}/{name}"] = body
     finally:
         db.close()
-    for name, body in faces.files.items():
-        files[f"{DEFAULT_FACES_DIR}/{name}"] = body
-    for problem in faces.problems:
+    for problem in (p for faces in read for p in faces.problems):
         sys.stderr.write(f"planetd: warning: {problem}\n")
     write_files(output, files)
     names = list(files)
@@ -270,12 +309,13 @@ def write_files(folder: str, files: Mapping[str, bytes]) -> None:
 # -- feeds ---------------------------------------------------------------------------
 
 
-def feeds(config_path: str, database: str | None) -> int:
-    """``planetd feeds``: every configured feed's health, as the /feeds page shows it."""
+def feeds(config_path: str, database: str | None, *, more: Sequence[str] = ()) -> int:
+    """``planetd feeds``: every configured feed's health, as the /feeds page shows it
+    (every feed the planets poll, once, with ``more`` planets)."""
     from planetd.river import feed_views
     from planetd.store import open_database
 
-    config = load_config(config_path)
+    config = _load(config_path, more)
     db = open_database(_database(config, database), readonly=True)
     try:
         stored = db.feed_states(active_only=False)

@@ -73,6 +73,7 @@ PLANET_KEYS = frozenset(
         "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
         "future_dates", "listen", "database", "template_dir", "access_log",
         "faces_dir", "metrics_listen", "metrics_public",
+        "mount", "host", "root",
     }
 )  # fmt: skip
 
@@ -196,6 +197,28 @@ def _endpoint(text: str) -> str:
     return value
 
 
+_MOUNT = re.compile(r"^(/[A-Za-z0-9._~-]+)+/?$")
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+
+
+def _mount(text: str) -> str:
+    """A path prefix such as ``/python/``, always ending with ``/``."""
+    value = text.strip()
+    if not _MOUNT.match(value):
+        raise ValueError(
+            f"expected a path below / such as /python/ (root = yes serves at /), got {text!r}"
+        )
+    return value.rstrip("/") + "/"
+
+
+def _host(text: str) -> str:
+    """A Host header value such as ``planet.example.org``, lower case, without a port."""
+    value = text.strip().lower()
+    if not _HOST.match(value):
+        raise ValueError(f"expected a host name such as planet.example.org, got {text!r}")
+    return value
+
+
 def _unlimited_or_count(text: str) -> int | None:
     return None if text.strip().lower() in ("", "all", "unlimited") else _whole_number(text)
 
@@ -306,6 +329,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
         metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
         metrics_public=get("metrics_public", _boolean, d.metrics_public),
+        mount=get("mount", _mount, d.mount),
+        host=get("host", _host, d.host),
+        root=get("root", _boolean, d.root),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

@@ -29,6 +29,7 @@ from planetd.boundaries import (
     PollOutcome,
     PollRecord,
     ReadingListState,
+    ReadsAllPlanets,
     ReadsPlanet,
     Stores,
     StoresReadingLists,
@@ -73,6 +74,9 @@ class _NamedOperations:
         return self._write(lambda db: db.record_poll(feed, outcome, now))
 
     def reading(self: _RunsDatabaseWork, build: Callable[[ReadsPlanet], T]) -> Deferred[T]:
+        return self._read(build)
+
+    def reading_all(self: _RunsDatabaseWork, build: Callable[[ReadsAllPlanets], T]) -> Deferred[T]:
         return self._read(build)
 
     def reading_lists(self: _RunsDatabaseWork) -> Deferred[list[ReadingListState]]:

@@ -91,12 +91,12 @@ class Reloader:
         resource: CurrentWeb,
         reactor: IDaemonReactor,
         *,
-        read_config: Callable[[str], PlanetConfig] = load_config,
+        read_config: Callable[[str], PlanetConfig] | None = None,
     ) -> None:
         self.assembly = assembly
         self.resource = resource
         self.reactor = reactor
-        self.read_config = read_config
+        self.read_config = read_config or load_config
         aggregation = assembly.aggregation
         #: The file's config as last loaded (without the feeds of its lists).
         self.file_config = aggregation.config
@@ -172,6 +172,8 @@ class Reloader:
                 self.listed[listed[0]] = listed[1]
             wanted = {r.url for r in config.reading_lists}
             self.listed = {u: f for u, f in self.listed.items() if u in wanted}
+            # Several planets: each planet's pages take its own lists' feeds from here.
+            self.assembly.aggregation.listed = dict(self.listed)
             new = effective_config(config, self.listed)
             plan = plan_reload(self.current, new)
             if plan.empty:
@@ -191,7 +193,7 @@ class Reloader:
         web = self.assembly.make_web(config)
         await web.outputs.refresh()
         old, self.assembly.web = self.assembly.web, web
-        self.resource.current = web.app.resource()
+        self.resource.current = web.resource()
         old.stop()
 
     async def fetch_list(self, reading_list: ReadingList) -> float | None:

@@ -21,10 +21,18 @@ from urllib.parse import urlencode
 import jinja2
 
 from planetd import __version__
-from planetd.boundaries import FeedStatus, Group, PlanetConfig, SearchHit, StoredEntry
+from planetd.boundaries import (
+    FeedStatus,
+    Group,
+    PlanetConfig,
+    PlanetPlace,
+    SearchHit,
+    StoredEntry,
+)
 from planetd.faces import face_views
 from planetd.groups import group_path, groups_by_feed, planet_groups
 from planetd.river import (
+    Day,
     FeedView,
     RiverPage,
     entry_uri,
@@ -59,12 +67,15 @@ class Renderer:
     They see the planet's groups as ``groups`` (:class:`planetd.boundaries.Group`
     values, in the planet's order) and each feed's as ``groups_of[feed_url]``;
     a group's pages also get ``group``, which is None on every other page.
+    ``root`` is where the daemon serves the planet (``/``, or its mount such
+    as ``/python/`` when it is one of several): its pages link from there.
     """
 
-    def __init__(self, config: PlanetConfig, faces: Collection[str] = ()) -> None:
+    def __init__(self, config: PlanetConfig, faces: Collection[str] = (), root: str = "/") -> None:
         self.config = config
         #: The planet's groups (:func:`planetd.groups.planet_groups`).
         self.groups = planet_groups(config)
+        self.root = root
         dirs = [d for d in (config.template_dir, default_template_dir()) if d]
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(dirs),
@@ -87,16 +98,17 @@ class Renderer:
         )
 
     def _page(self, name: str, **context: Any) -> bytes:
-        context.setdefault("root", "/")
+        context.setdefault("root", self.root)
         # Where the page's Atom, RSS, JSON Feed and OPML are: a group's own, on its pages.
         context.setdefault("outputs_root", context["root"])
         context.setdefault("group", None)
         # Only the daemon answers /search: a static copy (relative root) has no form.
-        context.setdefault("search_path", "/search" if context["root"] == "/" else None)
+        searchable = context["root"] == self.root
+        context.setdefault("search_path", f"{self.root}search" if searchable else None)
         return self.env.get_template(name).render(**context).encode("utf-8")
 
     def river_html(
-        self, page: RiverPage, now: datetime, older: str | None = None, root: str = "/"
+        self, page: RiverPage, now: datetime, older: str | None = None, root: str | None = None
     ) -> bytes:
         """The river page: day headings, entries, the subscription list, the older-page link."""
         return self._page(
@@ -104,7 +116,7 @@ class Renderer:
             days=page.days,
             feeds=page.feeds,
             older=older,
-            root=root,
+            root=root or self.root,
             generated_at=format_date(now, self.config.date_format),
         )
 
@@ -113,24 +125,27 @@ class Renderer:
         group: Group,
         page: RiverPage,
         now: datetime,
-        root: str = "/",
+        root: str | None = None,
         outputs_root: str | None = None,
         older: str | None = None,
     ) -> bytes:
         """A group's river: its title and description, its entries, its feeds beside them,
         the older-page link."""
+        base = self.root if root is None else root
         return self._page(
             "group.html",
             group=group,
             days=page.days,
             feeds=page.feeds,
             older=older,
-            root=root,
-            outputs_root=outputs_root or f"{root}{group_path(group)}",
+            root=base,
+            outputs_root=outputs_root or f"{base}{group_path(group)}",
             generated_at=format_date(now, self.config.date_format),
         )
 
-    def feed_html(self, feed: FeedView, page: RiverPage, now: datetime, root: str = "/") -> bytes:
+    def feed_html(
+        self, feed: FeedView, page: RiverPage, now: datetime, root: str | None = None
+    ) -> bytes:
         """One feed's own page: its health line and its entries."""
         return self._page(
             "feed.html",
@@ -138,11 +153,13 @@ class Renderer:
             days=page.days,
             feeds=page.feeds,
             older=None,
-            root=root,
+            root=root or self.root,
             generated_at=format_date(now, self.config.date_format),
         )
 
-    def feeds_html(self, feeds: Sequence[FeedView], now: datetime, root: str = "/") -> bytes:
+    def feeds_html(
+        self, feeds: Sequence[FeedView], now: datetime, root: str | None = None
+    ) -> bytes:
         """The feed health page."""
         counts = {s.value: 0 for s in FeedStatus}
         counts["inactive"] = 0
@@ -153,7 +170,7 @@ class Renderer:
             "feeds.html",
             feeds=feeds,
             counts=counts,
-            root=root,
+            root=root or self.root,
             generated_at=format_date(now, self.config.date_format),
         )
 
@@ -175,7 +192,23 @@ class Renderer:
             query=text,
             hits=hits,
             error=error,
-            older=None if older is None else "/search?" + urlencode({"q": text, "before": older}),
+            older=None
+            if older is None
+            else f"{self.root}search?" + urlencode({"q": text, "before": older}),
+            generated_at=format_date(now, self.config.date_format),
+        )
+
+    def planets_html(
+        self, places: Sequence[PlanetPlace], days: Sequence[Day], now: datetime, stylesheet: str
+    ) -> bytes:
+        """The page of planets: each planet linked, and their newest entries by day, each
+        with its planet as the source (several planets in one daemon)."""
+        return self._page(
+            "planets.html",
+            places=places,
+            days=days,
+            older=None,
+            stylesheet=stylesheet,
             generated_at=format_date(now, self.config.date_format),
         )
 

@@ -27,6 +27,7 @@ Blocking, no Twisted. What a query means is :mod:`planetd.search`'s.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -178,21 +179,31 @@ def shown_where(
     feed_url: FeedURL | None,
     include_hidden: bool,
     feed_urls: Collection[FeedURL] | None = None,
+    feeds: Collection[FeedURL] | None = None,
+    unhidden: Collection[str] = (),
 ) -> tuple[list[str], list[Any]]:
     """Which entries a reader may see, as SQL conditions on ``e`` (entries) and ``f``
     (their feed) with their parameters: active feeds only, hidden entries only when
-    asked, one feed if named, only those of ``feed_urls`` (a group's feeds) if given.
-    The river and search read through the same rule."""
+    asked, one feed if named, only those of ``feed_urls`` (a group's feeds) if given,
+    and only ``feeds`` if given (one planet of several), where the entries
+    ``unhidden`` names show although stored hidden. The river and search read
+    through the same rule."""
     clauses = ["f.active = 1"]
     params: list[Any] = []
-    if not include_hidden:
+    if not include_hidden and unhidden:
+        clauses.append("(e.hidden IS NULL OR e.id IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps(sorted(unhidden)))
+    elif not include_hidden:
         clauses.append("e.hidden IS NULL")
     if feed_url is not None:
         clauses.append("e.feed_url = ?")
         params.append(feed_url)
     if feed_urls is not None:
-        clauses.append(f"e.feed_url IN ({', '.join('?' * len(feed_urls))})")
-        params.extend(feed_urls)
+        clauses.append("e.feed_url IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(feed_urls)))
+    if feeds is not None:
+        clauses.append("e.feed_url IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(feeds)))
     return clauses, params
 
 
@@ -207,6 +218,8 @@ def ranked(
     feed_url: FeedURL | None,
     include_hidden: bool,
     feed_urls: Collection[FeedURL] | None = None,
+    feeds: Collection[FeedURL] | None = None,
+    unhidden: Collection[str] = (),
     window: int = WINDOW,
     broad: int = BROAD,
 ) -> list[int]:
@@ -223,7 +236,7 @@ def ranked(
     in each.
     """
     table = _table(query)
-    clauses, params = shown_where(feed_url, include_hidden, feed_urls)
+    clauses, params = shown_where(feed_url, include_hidden, feed_urls, feeds, unhidden)
 
     def matches(expression: str, score: str, limit: int, since: int = 0) -> list[Any]:
         return list(

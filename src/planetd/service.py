@@ -38,8 +38,7 @@ from planetd.reloading import CurrentWeb, Reloader
 from planetd.wiring import PlanetAssembly
 
 if TYPE_CHECKING:
-    from planetd.boundaries import IDaemonReactor
-    from planetd.web import PlanetWeb
+    from planetd.boundaries import IDaemonReactor, WebFace
 
 
 class _PlanetSite(WebSite):
@@ -104,6 +103,7 @@ class PlanetService(Service):
         rng: random.Random | None = None,
         workers: int | None = None,
         metrics_endpoint: IStreamServerEndpoint | None = None,
+        read_config: Callable[[str], PlanetConfig] | None = None,
     ) -> None:
         self.config = config
         self.reactor = reactor
@@ -120,8 +120,9 @@ class PlanetService(Service):
         self.aggregation = self.parts.aggregation
         self.store = self.parts.store
         self.poller = self.parts.poller
-        self.resource = CurrentWeb(self.web.app.resource())
-        self.reloader = Reloader(self.parts, self.resource, reactor)
+        self.resource = CurrentWeb(self.web.resource())
+        # Several planets (``--config`` repeated): a reload reads every file again.
+        self.reloader = Reloader(self.parts, self.resource, reactor, read_config=read_config)
         self.ports: list[IListeningPort] = []
         self.started: Deferred[None] | None = None
         self._up = False
@@ -130,7 +131,7 @@ class PlanetService(Service):
         self._hup_installed = False
 
     @property
-    def web(self) -> PlanetWeb:
+    def web(self) -> WebFace:
         """The web face serving now (a reload that changes pages replaces it)."""
         return self.parts.web
 
@@ -149,7 +150,7 @@ class PlanetService(Service):
             route = self.web.route_of(request.path, request.method)
             metrics.request_served(route, request.code)
 
-        self.resource.current = self.web.app.resource()
+        self.resource.current = self.web.resource()
         site = _PlanetSite(self.resource, access_log=self.config.access_log, on_answer=count)
         for endpoint in self.endpoints:
             self.ports.append(await endpoint.listen(site))

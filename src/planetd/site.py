@@ -124,14 +124,15 @@ class Site:
         )
 
     def build_all(
-        self, db: ReadsPlanet, now: datetime, root: str = "/", *, paginate: bool = True
+        self, db: ReadsPlanet, now: datetime, root: str | None = None, *, paginate: bool = True
     ) -> dict[str, Output]:
         """Every fixed output: the pages, the feeds, the default API documents.
 
+        Links start at ``root`` (default: where the daemon serves the planet).
         Without ``paginate`` the river has no "Older entries" link: a static copy
         holds the first page only.
         """
-        outputs, _ = self._build_all(db, now, root, paginate=paginate)
+        outputs, _ = self._build_all(db, now, root or self.renderer.root, paginate=paginate)
         return outputs
 
     def _build_all(
@@ -162,16 +163,18 @@ class Site:
         """A river page after the ``before`` cursor (the "Older entries" link)."""
         _, views = self._read_feeds(db, now)
         page = self._river(db, views, before=before)
-        older = f"/?before={page.older}" if page.older else None
+        older = f"{self.renderer.root}?before={page.older}" if page.older else None
         return self.renderer.river_html(page, now, older)
 
-    def feed_page(self, db: ReadsPlanet, now: datetime, fid: str, root: str = "/") -> bytes | None:
+    def feed_page(
+        self, db: ReadsPlanet, now: datetime, fid: str, root: str | None = None
+    ) -> bytes | None:
         """One feed's page, or None if no feed has that id."""
         _, views = self._read_feeds(db, now)
         view = next((v for v in views if v.id == fid), None)
         if view is None:
             return None
-        return self._feed_page(db, now, view, views, root)
+        return self._feed_page(db, now, view, views, root or self.renderer.root)
 
     def _feed_page(
         self, db: ReadsPlanet, now: datetime, view: FeedView, views: list[FeedView], root: str
@@ -236,12 +239,12 @@ class Site:
         return find_group(self.groups, slug)
 
     def group_outputs(
-        self, db: ReadsPlanet, now: datetime, group: Group, root: str = "/"
+        self, db: ReadsPlanet, now: datetime, group: Group, root: str | None = None
     ) -> dict[str, Output]:
         """A group's river, Atom, RSS 2.0, JSON Feed and OPML, by the paths
         :data:`STATIC_FILES` gives the planet's own, relative to the group's folder."""
         _, views = self._read_feeds(db, now)
-        return self._group_outputs(db, now, group, views, root=root)
+        return self._group_outputs(db, now, group, views, root=root or self.renderer.root)
 
     def group_older_page(
         self, db: ReadsPlanet, now: datetime, group: Group, before: tuple[float, str]
@@ -249,7 +252,8 @@ class Site:
         """A group's river page after the ``before`` cursor (its "Older entries" link)."""
         _, views = self._read_feeds(db, now)
         _, page = self._group_river(db, group, views, before=before)
-        older = f"/{group_path(group)}?before={page.older}" if page.older else None
+        base = self.renderer.root
+        older = f"{base}{group_path(group)}?before={page.older}" if page.older else None
         return self.renderer.group_html(group, page, now, older=older)
 
     def _group_river(

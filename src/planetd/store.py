@@ -43,14 +43,14 @@ from planetd.boundaries import (
     Validators,
 )
 from planetd.entrywrite import execute_plan, read_stored_feed
-from planetd.plan import EntryPlan, plan_entries
+from planetd.plan import HASH_KEY_PREFIX, EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
 from planetd.search import highlight_html
 from planetd.searchindex import Progress
 from planetd.subscriptions import feed_order
 
 if TYPE_CHECKING:
-    from planetd.boundaries import ReadsPlanet
+    from planetd.boundaries import ReadsAllPlanets, ReadsPlanet
 
 __all__ = ["Database", "DatabaseError", "StoreError", "ThreadLocalDatabases", "open_database"]
 
@@ -105,14 +105,17 @@ def _stored_entry(row: Sequence[Any], hidden: Hidden | None) -> StoredEntry:
 
 
 def _search_hit(
-    row: Sequence[Any] | None, judge: Judge | None, include_hidden: bool
+    row: Sequence[Any] | None,
+    judge: Judge | None,
+    include_hidden: bool,
+    unhidden: Collection[str] = (),
 ) -> SearchHit | None:
     """A search's row as a hit, or None if it is hidden (and hidden ones are left out)
     or damaged."""
     if row is None:
         return None
     try:
-        hidden = Hidden(row[12]) if row[12] else None
+        hidden = Hidden(row[12]) if row[12] and row[0] not in unhidden else None
         if hidden is None and judge is not None:
             hidden = judge(FeedURL(row[1]), str(row[13]))
         entry = _stored_entry(row, hidden)
@@ -291,6 +294,8 @@ class Database:
         include_hidden: bool = False,
         judge: Judge | None = None,
         feed_urls: Collection[FeedURL] | None = None,
+        feeds: Collection[FeedURL] | None = None,
+        unhidden: Collection[EntryID] = (),
     ) -> list[StoredEntry]:
         """The newest entries of active feeds, newest first, after the ``before`` cursor.
 
@@ -298,15 +303,21 @@ class Database:
         (filters) are left out unless ``include_hidden``; then they carry
         ``hidden``. Reads in batches so a filter that hides much still fills a page.
         With ``feed_urls`` (a group's feeds), only those feeds' entries.
+        With ``feeds``, only those feeds' entries (one planet of several), with the
+        entries ``unhidden`` names shown although stored hidden.
         """
         found: list[StoredEntry] = []
         cursor = before
         batch = max(limit * 2, 50)
         for _ in range(10_000):  # bounded: each batch advances the cursor
-            rows = list(self._entry_batch(batch, cursor, feed_url, include_hidden, feed_urls))
+            rows = list(
+                self._entry_batch(
+                    batch, cursor, feed_url, include_hidden, feed_urls, feeds, unhidden
+                )
+            )
             for row in rows:
                 try:
-                    hidden = Hidden(row[12]) if row[12] else None
+                    hidden = Hidden(row[12]) if row[12] and row[0] not in unhidden else None
                     if hidden is None and judge is not None:
                         hidden = judge(FeedURL(row[1]), str(row[13]))
                     entry = _stored_entry(row, hidden)
@@ -329,8 +340,12 @@ class Database:
         feed_url: FeedURL | None,
         include_hidden: bool,
         feed_urls: Collection[FeedURL] | None = None,
+        feeds: Collection[FeedURL] | None = None,
+        unhidden: Collection[EntryID] = (),
     ) -> Iterator[Sequence[Any]]:
-        clauses, params = searchindex.shown_where(feed_url, include_hidden, feed_urls)
+        clauses, params = searchindex.shown_where(
+            feed_url, include_hidden, feed_urls, feeds, unhidden
+        )
         if before is not None:
             clauses.append("(e.published < ? OR (e.published = ? AND e.id < ?))")
             params.extend([before[0], before[0], before[1]])
@@ -353,6 +368,8 @@ class Database:
         include_hidden: bool = False,
         judge: Judge | None = None,
         feed_urls: Collection[FeedURL] | None = None,
+        feeds: Collection[FeedURL] | None = None,
+        unhidden: Collection[EntryID] = (),
     ) -> SearchResults:
         """One page of ``query``'s results, best first, from ``offset`` in the ranking.
 
@@ -368,6 +385,8 @@ class Database:
                 feed_url=feed_url,
                 include_hidden=include_hidden,
                 feed_urls=feed_urls,
+                feeds=feeds,
+                unhidden=unhidden,
             )
             position = offset
             while position < len(ranking) and len(hits) < limit:
@@ -375,7 +394,7 @@ class Database:
                 rows = searchindex.rows_with_snippets(self._conn, query, chunk, _ENTRY_COLUMNS)
                 position += len(chunk)
                 for rowid in chunk:
-                    hit = _search_hit(rows.get(rowid), judge, include_hidden)
+                    hit = _search_hit(rows.get(rowid), judge, include_hidden, unhidden)
                     if hit is not None:
                         hits.append(hit)
         more = position < len(ranking)
@@ -391,6 +410,46 @@ class Database:
         for url, reason, n in rows:
             counts.setdefault(FeedURL(url), {})[reason] = n
         return counts
+
+    # -- several planets ----------------------------------------------------------
+
+    def first_delivery_beyond(self, feed_url: FeedURL, keep: int) -> list[EntryID]:
+        """The entries of the feed's first delivery beyond its ``keep`` newest: what a
+        planet with ``new_feed_items = keep`` hides (:mod:`planetd.planetview`).
+
+        The first delivery is what the feed's first good poll stored (the
+        entries first seen at the feed's earliest ``first_seen``), ranked as
+        :func:`planetd.plan.flood_hidden` ranks it; entries hidden already
+        are left out.
+        """
+        rows = self._conn.execute(
+            "SELECT id FROM (SELECT id, hidden FROM entries WHERE feed_url = ? AND first_seen ="
+            " (SELECT min(first_seen) FROM entries WHERE feed_url = ?)"
+            " ORDER BY published DESC, key DESC LIMIT -1 OFFSET ?) WHERE hidden IS NULL",
+            (feed_url, feed_url, keep),
+        )
+        return [EntryID(row[0]) for row in rows]
+
+    def duplicates_alone_in(self, feeds: Collection[FeedURL]) -> list[tuple[EntryID, FeedURL]]:
+        """Entries (and their feed) of ``feeds`` stored hidden as duplicates whose post no
+        other entry of
+        ``feeds`` shows: the feed that brought the post first is another planet's,
+        so a planet of ``feeds`` shows this copy (:mod:`planetd.planetview`).
+
+        A post is the same as :func:`planetd.plan.is_duplicate` says: the same key
+        (not a content hash) or the same link.
+        """
+        scope = json.dumps(sorted(feeds))
+        rows = self._conn.execute(
+            "WITH mine AS (SELECT value AS url FROM json_each(?))"
+            " SELECT e.id, e.feed_url FROM entries e WHERE e.hidden = ?"
+            " AND e.feed_url IN (SELECT url FROM mine) AND NOT EXISTS ("
+            " SELECT 1 FROM entries o WHERE o.hidden IS NULL AND o.id != e.id"
+            " AND o.feed_url IN (SELECT url FROM mine)"
+            " AND ((o.key = e.key AND e.key NOT LIKE ?) OR (o.link = e.link)))",
+            (scope, Hidden.DUPLICATE.value, HASH_KEY_PREFIX + "%"),
+        )
+        return [(EntryID(row[0]), FeedURL(row[1])) for row in rows]
 
 
 def open_database(
@@ -439,3 +498,4 @@ class ThreadLocalDatabases:
 
 if TYPE_CHECKING:  # static conformance: a Database is what a page build reads
     _reads: type[ReadsPlanet] = Database
+    _reads_all: type[ReadsAllPlanets] = Database

@@ -26,19 +26,30 @@ if TYPE_CHECKING:
 class Options(usage.Options):
     """Options for ``twistd planetd``."""
 
-    synopsis = "--config PLANET.INI [--listen ENDPOINT]... [--database PATH]"
+    synopsis = (
+        "--config PLANET.INI [--config PLANET.INI]... [--listen ENDPOINT]... [--database PATH]"
+    )
     longdesc = (
         "Polls the feeds of a Planet-style INI file into SQLite and serves the river "
-        "as HTML, Atom, RSS, JSON Feed and a JSON API."
+        "as HTML, Atom, RSS, JSON Feed and a JSON API. Several --config files: several "
+        "planets, one database, one poll per feed URL."
     )
     optParameters = [
-        ["config", "c", None, "The Planet-style INI file (required)."],
         ["database", "d", None, "The SQLite file (default: planetd.sqlite beside the config)."],
     ]
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self["listen"] = []
+        self["config"] = None
+        self["configs"] = []
+
+    def opt_config(self, path: str) -> None:
+        """The Planet-style INI file (required); repeatable: one planet each."""
+        self["configs"].append(path)
+        self["config"] = self["configs"][0]
+
+    opt_c = opt_config
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted server endpoint to serve on; repeatable (tcp:8080:interface=127.0.0.1)."""
@@ -85,12 +96,14 @@ def makeService(options: Options) -> PlanetService:
     """Read the config, check the database, and build the service tree."""
     from twisted.internet import reactor as installed
 
-    from planetd.config import ConfigError, key_error, load_config
+    from planetd.config import ConfigError, key_error
+    from planetd.planets import load_planets
     from planetd.service import PlanetService
     from planetd.store import StoreError, open_database
 
+    paths = list(options["configs"]) or [options["config"]]
     try:
-        config = load_config(options["config"])
+        config = load_planets(paths)
     except ConfigError as e:
         _fail(str(e))
     # The global reactor provides every interface the daemon uses (see IDaemonReactor).
@@ -113,4 +126,11 @@ def makeService(options: Options) -> PlanetService:
             endpoints.append(_endpoint(reactor, description))
         except ValueError as e:
             _fail(f"--listen {description!r}: {e}")
-    return PlanetService(config, database, endpoints, reactor, metrics_endpoint=metrics_endpoint)
+    return PlanetService(
+        config,
+        database,
+        endpoints,
+        reactor,
+        metrics_endpoint=metrics_endpoint,
+        read_config=lambda _path: load_planets(paths),
+    )

@@ -132,6 +132,14 @@ class PlanetConfig:
     reading_lists: tuple[ReadingList, ...] = ()
     #: The ``[group:SLUG]`` sections, in file order (see :mod:`planetd.groups`).
     groups: tuple[GroupSection, ...] = ()
+    #: Several planets: the path prefix this planet is served under (``/python/``), if set.
+    mount: str | None = None
+    #: Several planets: the Host header value this planet answers, if set.
+    host: str | None = None
+    #: Several planets: whether it is also served at ``/`` (None: the first planet is).
+    root: bool | None = None
+    #: Several planets: in the one config the poller runs, the planets it merges (in order).
+    planets: tuple[PlanetConfig, ...] = ()
 
 
 @attrs.frozen
@@ -406,3 +414,26 @@ class Group:
     description: str
     #: The feeds in the group, in config order.
     feeds: tuple[FeedURL, ...] = ()
+
+
+# -- several planets -------------------------------------------------------------------
+
+
+@attrs.frozen
+class PlanetPlace:
+    """Where one planet of several is served, as :func:`planetd.planets.places` decides.
+
+    ``mount`` is the path prefix (``/python/``, always starting and ending
+    with ``/``), ``host`` the Host header value it answers (lower case, no
+    port) or None, ``root`` whether it is also served at ``/``. Its pages link
+    from ``link_root``: its mount, or ``/`` when it is served by host alone.
+    """
+
+    index: int
+    name: str
+    mount: str | None
+    host: str | None
+    root: bool
+    link_root: str
+    #: Where ``planetd render`` writes it, under the output folder (no slashes).
+    folder: str

@@ -86,6 +86,11 @@ class PlanetWeb:
         for cache in self._groups.values():
             cache.stop()
 
+    def resource(self) -> IResource:
+        """The resource that serves this planet (its Klein app)."""
+        resource: IResource = self.app.resource()
+        return resource
+
     def route_of(self, path: bytes, method: bytes) -> str:
         """The route template a request matched (``/feeds/<string:fid>``), or ``other``.
 

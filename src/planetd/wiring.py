@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.resource import IResource
 
-    from planetd.boundaries import IDaemonReactor
+    from planetd.boundaries import IDaemonReactor, WebFace
     from planetd.web import PlanetWeb
 
 log = Logger()
@@ -140,6 +140,7 @@ def web_face(
     rebuild_delay: float = REBUILD_DELAY,
     metrics: Metrics = NULL_METRICS,
     metrics_page: IResource | None = None,
+    root: str = "/",
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -152,6 +153,7 @@ def web_face(
             after a write always waits for the rebuild).
         metrics: Told how long each build of the pages took.
         metrics_page: ``/metrics`` on this web face (None: 404 there).
+        root: Where the planet is served (its mount when it is one of several).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
@@ -164,7 +166,7 @@ def web_face(
     faces = read_faces(config)
     for problem in faces.problems:
         log.warn("{problem}", problem=problem)
-    renderer = Renderer(config, faces.files)
+    renderer = Renderer(config, faces.files, root=root)
     site = Site(config, renderer)
     groups = {
         group.slug: OutputCache(
@@ -237,8 +239,11 @@ class PlanetAssembly:
         self.rebuild_delay = rebuild_delay
         self.web = self.make_web(config)
 
-    def make_web(self, config: PlanetConfig) -> PlanetWeb:
-        """A web face for ``config`` over this planet's store (a reload makes a new one)."""
+    def make_web(self, config: PlanetConfig) -> WebFace:
+        """A web face for ``config`` over this planet's store (a reload makes a new one);
+        for several planets (``config.planets``), each one's behind a router."""
+        if config.planets:
+            return self._planets_web(config)
         return web_face(
             config,
             self.store,
@@ -248,6 +253,39 @@ class PlanetAssembly:
             metrics=self.metrics,
             metrics_page=None if config.metrics_listen else self.metrics_page,
         )
+
+    def _planets_web(self, config: PlanetConfig) -> WebFace:
+        """Several planets over the one store: each planet's own web face, as it runs
+        (its reading lists' feeds included), served where :func:`planets.places` says."""
+        from planetd.planetspage import planets_page, shown_planets
+        from planetd.planetview import PlanetStore
+        from planetd.render import Renderer
+        from planetd.router import PlanetsPage, PlanetsWeb
+
+        shown = shown_planets(config, self.aggregation.listed)
+        webs = [
+            web_face(
+                planet.config,
+                PlanetStore(self.store, planet.config, config),
+                self.reactor,
+                is_running=self.is_running,
+                rebuild_delay=self.rebuild_delay,
+                metrics=self.metrics,
+                metrics_page=None if config.metrics_listen else self.metrics_page,
+                root=planet.place.link_root,
+            )
+            for planet in shown
+        ]
+        found = [planet.place for planet in shown]
+        renderer = Renderer(config.planets[0], root=found[0].link_root)
+        stylesheet = f"{found[0].link_root}planetd.css"
+        page = PlanetsPage(
+            self.store,
+            self.reactor,
+            lambda db, now: planets_page(db, shown, renderer, now, stylesheet=stylesheet),
+            rebuild_delay=self.rebuild_delay,
+        )
+        return PlanetsWeb(found, webs, page)
 
     async def open(self) -> None:
         """Open the poll path, then render every page (so the first visitor pays nothing)."""
