@@ -46,6 +46,7 @@ from planetd.values import (
     PollOutcome,
     PollRecord,
     PollReport,
+    Preview,
     ReadingList,
     ReadingListState,
     SearchHit,
@@ -53,6 +54,9 @@ from planetd.values import (
     SearchResults,
     SearchTooSlowError,
     StoredEntry,
+    Submission,
+    SubmissionForm,
+    SubmissionState,
     Validators,
 )
 
@@ -88,6 +92,7 @@ __all__ = [
     "PollOutcome",
     "PollRecord",
     "PollReport",
+    "Preview",
     "ReadingList",
     "ReadingListState",
     "ReadsPlanet",
@@ -98,6 +103,10 @@ __all__ = [
     "StoredEntry",
     "Stores",
     "StoresReadingLists",
+    "StoresSubmissions",
+    "Submission",
+    "SubmissionForm",
+    "SubmissionState",
     "Validators",
 ]
 
@@ -274,3 +283,30 @@ class StoresReadingLists(Protocol):
     def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
 
     def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...
+
+
+# -- submissions ---------------------------------------------------------------------------
+
+
+class StoresSubmissions(Protocol):
+    """What ``/submit`` and ``/moderate`` need of the store: the queue of suggested feeds.
+
+    ``add_submission`` refuses (``planetd.submissions.SubmissionRefusedError``) a URL
+    the queue holds, or a full queue, inside the one write that adds it.
+    """
+
+    def add_submission(
+        self, form: SubmissionForm, preview: Preview, now: datetime, cap: int
+    ) -> Deferred[Submission]: ...
+
+    def find_submission(self, url: str) -> Deferred[Submission | None]: ...
+
+    def submission(self, sid: int) -> Deferred[Submission | None]: ...
+
+    def submissions(self, state: SubmissionState | None) -> Deferred[list[Submission]]: ...
+
+    def pending_count(self) -> Deferred[int]: ...
+
+    def decide_submission(
+        self, sid: int, state: SubmissionState, reason: str | None, now: datetime
+    ) -> Deferred[Submission | None]: ...

@@ -65,6 +65,7 @@ PLANET_KEYS = frozenset(
         "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
         "future_dates", "listen", "database", "template_dir", "access_log",
         "faces_dir", "metrics_listen", "metrics_public",
+        "submissions", "allow_private_feeds", "moderation_token",
     }
 )  # fmt: skip
 
@@ -188,6 +189,15 @@ def _endpoint(text: str) -> str:
     return value
 
 
+def _secret(text: str) -> str | None:
+    value = text.strip()
+    if not value:
+        return None
+    if len(value) < 16:
+        raise ValueError("expected a secret of 16 characters or more")
+    return value
+
+
 def _unlimited_or_count(text: str) -> int | None:
     return None if text.strip().lower() in ("", "all", "unlimited") else _whole_number(text)
 
@@ -298,6 +308,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
         metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
         metrics_public=get("metrics_public", _boolean, d.metrics_public),
+        submissions=get("submissions", _boolean, d.submissions),
+        allow_private_feeds=get("allow_private_feeds", _boolean, d.allow_private_feeds),
+        moderation_token=get("moderation_token", _secret, d.moderation_token),
     )
 
     for key in ("concurrency", "per_host_concurrency"):
