@@ -46,11 +46,13 @@ LAYERS: dict[str, str] = {
     "faces": "core",
     "nometrics": "core",
     "search": "core",
+    "submissions": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
     "entrywrite": "store",
     "searchindex": "store",
+    "submissionstore": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",
@@ -64,6 +66,8 @@ LAYERS: dict[str, str] = {
     "httpcache": "shell",
     "terminal": "shell",
     "prometheus": "shell",
+    "guardedfetch": "shell",
+    "submitweb": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",
@@ -71,6 +75,7 @@ LAYERS: dict[str, str] = {
     "cli": "root",
     "commands": "root",
     "reloading": "root",
+    "moderation": "root",
 }
 
 #: Layers a module may import from, besides itself (and the package's ``__version__``).
@@ -89,6 +94,8 @@ PART_OF: dict[str, str] = {
     "fetchfile": "fetch",
     "outputs": "web",
     "httpcache": "web",
+    "guardedfetch": "fetch",
+    "submitweb": "web",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

@@ -122,6 +122,7 @@ class PlanetService(Service):
         self.poller = self.parts.poller
         self.resource = CurrentWeb(self.web.app.resource())
         self.reloader = Reloader(self.parts, self.resource, reactor)
+        self.parts.request_reload = self.request_reload
         self.ports: list[IListeningPort] = []
         self.started: Deferred[None] | None = None
         self._up = False

@@ -33,6 +33,7 @@ from planetd.outputs import OutputCache
 from planetd.river import CursorError, decode_cursor
 from planetd.search import SearchSyntaxError, decode_search_cursor, parse_query
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, Site
+from planetd.submitweb import SubmitDesk
 
 
 class PlanetWeb:
@@ -47,6 +48,7 @@ class PlanetWeb:
         metrics: The ``/metrics`` resource for the public listener, or None when
             metrics are served on a listener of their own (then this one says 404).
         metrics_public: Serve ``/metrics`` to every client, not only loopback ones.
+        desk: ``/submit`` and ``/moderate`` (None: submissions are off, both say 404).
     """
 
     app = Klein()
@@ -61,6 +63,7 @@ class PlanetWeb:
         faces: Mapping[str, bytes] | None = None,
         metrics: IResource | None = None,
         metrics_public: bool = False,
+        desk: SubmitDesk | None = None,
     ) -> None:
         self.site = site
         self.outputs = outputs
@@ -75,6 +78,7 @@ class PlanetWeb:
         }
         self._metrics = metrics
         self._metrics_public = metrics_public
+        self.desk = desk
 
     def route_of(self, path: bytes, method: bytes) -> str:
         """The route template a request matched (``/feeds/<string:fid>``), or ``other``.
@@ -269,6 +273,20 @@ class PlanetWeb:
         assert cached is not None
         return serve(request, cached)
 
+    # -- suggested feeds (off unless ``submissions = yes``) ------------------------------
+
+    @app.route("/submit", methods=["GET", "HEAD", "POST"])
+    async def submit(self, request: IRequest) -> bytes:
+        if self.desk is None:
+            return _not_found(request, b"no submissions here\n")
+        return await self.desk.submit(request)
+
+    @app.route("/moderate", methods=["GET", "HEAD", "POST"])
+    async def moderate(self, request: IRequest) -> bytes:
+        if self.desk is None or not self.desk.config.moderation_token:
+            return _not_found(request, b"no moderation here\n")
+        return await self.desk.moderate(request)
+
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -277,6 +295,12 @@ class PlanetWeb:
             return b"ok\n"
         request.setResponseCode(503)
         return b"starting\n"
+
+
+def _not_found(request: IRequest, text: bytes) -> bytes:
+    request.setResponseCode(404)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return text
 
 
 def _is_local(request: IRequest) -> bool:
