@@ -20,6 +20,7 @@ the fetch shell; decides nothing beyond asking the policy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
@@ -38,7 +39,7 @@ from zope.interface import implementer
 from planetd.boundaries import FetchKind, Preview, Validators
 from planetd.fetch import Fetcher
 from planetd.parse import parse_feed
-from planetd.submissions import address_problem, preview_of
+from planetd.submissions import address_problem, is_ip_literal, preview_of
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress, IHostResolution, IProtocol, IProtocolFactory
@@ -86,6 +87,8 @@ class GuardedEndpoints:
         reactor: Connects (TCP) and, unless ``resolver`` is given, resolves names.
         allow_private: The config's ``allow_private_feeds``.
         resolver: Resolves host names (the tests map a name to a private address).
+        policy: Why an address is refused, or None (default: the config's policy,
+            :func:`planetd.submissions.address_problem`).
     """
 
     def __init__(
@@ -94,9 +97,10 @@ class GuardedEndpoints:
         *,
         allow_private: bool,
         resolver: IHostnameResolver | None = None,
+        policy: Callable[[str], str | None] | None = None,
     ) -> None:
         self.reactor = reactor
-        self.allow_private = allow_private
+        self.policy = policy or (lambda address: address_problem(address, allow_private))
         self.resolver: IHostnameResolver = resolver or reactor.nameResolver
         self.tls = BrowserLikePolicyForHTTPS()
         #: Why the last refused connection was refused (None: none was).
@@ -107,15 +111,18 @@ class GuardedEndpoints:
 
     async def address_for(self, host: str, port: int) -> str:
         """The one address to connect to for ``host``: resolved once, every answer judged."""
-        receiver = _Addresses()
-        self.resolver.resolveHostName(receiver, host, port)
-        found = await receiver.done
+        if is_ip_literal(host):
+            found = [host]
+        else:
+            receiver = _Addresses()
+            self.resolver.resolveHostName(receiver, host, port)
+            found = await receiver.done
         if not found:
             raise DNSLookupError(host)
         for address in found:
-            problem = address_problem(address, self.allow_private)
+            problem = self.policy(address)
             if problem is not None:
-                self.refused = problem if address == host else f"{host} resolves to {problem}"
+                self.refused = problem if address == host else f"{host}: {problem}"
                 raise AddressRefusedError(self.refused)
         return found[0]
 
@@ -157,6 +164,7 @@ async def preview(
     max_bytes: int,
     allow_private: bool,
     resolver: IHostnameResolver | None = None,
+    policy: Callable[[str], str | None] | None = None,
 ) -> tuple[Preview, str | None]:
     """Fetch and read ``url`` as a preview: the :class:`Preview`, and why the address
     policy refused a connection on the way (None if it refused none).
@@ -164,7 +172,7 @@ async def preview(
     Each preview has its own guard and a connection pool that keeps nothing, so
     no connection checked for one URL serves another.
     """
-    guard = GuardedEndpoints(reactor, allow_private=allow_private, resolver=resolver)
+    guard = GuardedEndpoints(reactor, allow_private=allow_private, resolver=resolver, policy=policy)
     pool = HTTPConnectionPool(reactor, persistent=False)
     fetcher = Fetcher(reactor, user_agent, pool=pool, endpoints=guard)
     try:

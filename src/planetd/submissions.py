@@ -224,11 +224,18 @@ def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     return next((label for hit, label in checks if hit), None)
 
 
-def literal_host_problem(host: str, allow_private: bool) -> str | None:
-    """The address policy for a URL's host when it is an IP literal; None for a name."""
+def is_ip_literal(host: str) -> bool:
+    """Whether a URL's host is an IP address rather than a name."""
     try:
         ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
+        return False
+    return True
+
+
+def literal_host_problem(host: str, allow_private: bool) -> str | None:
+    """The address policy for a URL's host when it is an IP literal; None for a name."""
+    if not is_ip_literal(host):
         return None
     return address_problem(host.strip("[]"), allow_private)
 
