@@ -217,8 +217,8 @@ def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         (ip.is_link_local, "a link-local address"),
         (ip.is_multicast, "a multicast address"),
         (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED, "a shared (CGNAT) address"),
-        (ip.is_private, "a private address"),
         (ip.is_reserved, "a reserved address"),
+        (ip.is_private, "a private address"),
         (not ip.is_global, "a special-purpose address"),
     )
     return next((label for hit, label in checks if hit), None)
