@@ -13,6 +13,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +97,7 @@ def test_a_suggested_feed_is_approved_and_polled_within_seconds(
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     assert daemon.get("/moderate", {"Authorization": "Bearer wrong"})[0] == 403
     status, _, listing = daemon.get("/moderate", bearer)
-    assert status == 200 and b'"parsed": true' in listing and b"Suggested post 1" in listing
+    assert status == 200 and b'"parsed":true' in listing and b"Suggested post 1" in listing
 
     approved_at = time.monotonic()
     code, body = post(daemon, "/moderate", {"action": "approve", "id": "1"}, bearer)
@@ -136,6 +137,13 @@ def test_submit_then_approve_in_a_real_browser(
     /moderate with the token, see the preview, press Approve; the river then shows the
     new feed's entries."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def shown(driver: Any, element_id: str) -> Any:
+        """The element once the page that has it has loaded (a click navigates later)."""
+        located = expected_conditions.presence_of_element_located((By.ID, element_id))
+        return WebDriverWait(driver, 20).until(located)
 
     daemon, _, _ = start(tmp_path, feed_server, make_daemon)
     new = serve(feed_server, "web.atom", "Browser")
@@ -145,15 +153,15 @@ def test_submit_then_approve_in_a_real_browser(
         driver.find_element(By.ID, "submit-name").send_keys("Browser Feed")
         driver.find_element(By.ID, "submit-contact").send_keys("me@example.org")
         driver.find_element(By.ID, "submit-send").click()
-        assert "waits for a moderator" in driver.find_element(By.ID, "submit-message").text
+        assert "waits for a moderator" in shown(driver, "submit-message").text
 
         driver.get(daemon.url("/moderate"))
         driver.find_element(By.ID, "moderate-token").send_keys(TOKEN)
         driver.find_element(By.ID, "moderate-login").click()
-        article = driver.find_element(By.ID, "submission-1")
+        article = shown(driver, "submission-1")
         assert "Browser post 1" in article.text
         driver.find_element(By.ID, "approve-1").click()
-        assert "Approved" in driver.find_element(By.ID, "moderate-message").text
+        assert "Approved" in shown(driver, "moderate-message").text
         daemon.wait_until(lambda: "Browser post 1" in titles(daemon), 15, "the approved feed")
         driver.get(daemon.url("/"))
         deadline = time.monotonic() + 10

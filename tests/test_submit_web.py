@@ -237,7 +237,7 @@ def test_a_wrong_moderation_token_is_403(site: Site) -> None:
     assert "Wrong moderation token" in body
     code, _, body = site.request("GET", "/moderate", headers={"Authorization": f"Bearer {TOKEN}"})
     assert code == 200
-    assert '"url": "https://x.example.com/feed"' in body
+    assert '"url":"https://x.example.com/feed"' in body
 
 
 def test_actions_need_a_signed_in_moderator(site: Site) -> None:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import math
 import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
@@ -40,6 +39,7 @@ from planetd.boundaries import (
     SubmissionState,
 )
 from planetd.httpcache import CSP
+from planetd.shapes import dump_json, submissions_document
 from planetd.submissions import (
     MAX_CONTACT,
     MAX_GROUP,
@@ -244,7 +244,7 @@ class SubmitDesk:
         if request.method != b"POST":
             if bearer is not None:
                 pending = await self.store.submissions(SubmissionState.PENDING)
-                return _json(request, 200, {"submissions": [_shape(s) for s in pending]})
+                return _answer(request, 200, submissions_document(pending))
             return await self._moderate_page(request, 200, signed_in=signed_in)
         if bearer is None and not check_csrf_token(
             self.state.secret, _arg(request, "csrf"), self.clock.seconds()
@@ -359,25 +359,6 @@ class SubmitDesk:
         return _html(request, code, body)
 
 
-def _shape(s: Submission) -> dict[str, Any]:
-    """A suggestion as ``/moderate``'s JSON shows it."""
-    return {
-        "id": s.id,
-        "url": s.form.url,
-        "name": s.form.name,
-        "contact": s.form.contact,
-        "group": s.form.group or None,
-        "state": s.state.value,
-        "created_at": s.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "preview": {
-            "parsed": s.preview.parsed,
-            "title": s.preview.title,
-            "entries": list(s.preview.entries),
-            "error": s.preview.error,
-        },
-    }
-
-
 def _html(request: IRequest, code: int, body: bytes) -> bytes:
     request.setResponseCode(code)
     request.setHeader(b"content-type", b"text/html; charset=utf-8")
@@ -388,10 +369,14 @@ def _html(request: IRequest, code: int, body: bytes) -> bytes:
 
 
 def _json(request: IRequest, code: int, value: object) -> bytes:
+    return _answer(request, code, dump_json(value))
+
+
+def _answer(request: IRequest, code: int, body: bytes) -> bytes:
     request.setResponseCode(code)
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(value).encode()
+    return body
 
 
 def _arg(request: IRequest, name: str) -> str | None:
