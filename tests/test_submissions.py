@@ -201,6 +201,27 @@ def test_the_queue_refuses_duplicates_and_keeps_rejections(tmp_path: Path) -> No
         db.close()
 
 
+def test_a_schema_3_database_gains_the_queue(tmp_path: Path) -> None:
+    """A database written before suggestions (schema 3) is migrated in place: the queue's
+    table is created, the numbers other capabilities hold are skipped, entries stay."""
+    import sqlite3
+
+    from planetd.schema import SCHEMA_VERSION
+
+    path = str(tmp_path / "old.sqlite")
+    open_database(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE submissions")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    db = open_database(path)
+    try:
+        assert db.migrate() == SCHEMA_VERSION == 6
+        assert queued(db.submission_queue(), "https://a.example/").id == 1
+    finally:
+        db.close()
+
+
 # -- the command line --------------------------------------------------------------------
 
 PLANET = """# The planet's own comment, kept byte for byte.

@@ -283,3 +283,16 @@ def test_a_rejected_feed_stays_rejected_with_its_reason(site: Site) -> None:
     assert code == 400
     assert "rejected: not about Python" in body
     assert site.request("POST", "/moderate", data=data, headers=bearer)[0] == 409
+
+
+def test_guessing_the_bearer_token_is_slowed_down(site: Site) -> None:
+    """Wrong bearer tokens spend the address's bucket: after BURST wrong guesses the
+    answer is 429 with Retry-After, even for the right token until the wait is over."""
+    wrong = {"Authorization": "Bearer wrong-guess"}
+    for _ in range(BURST):
+        assert site.request("GET", "/moderate", headers=wrong)[0] == 403
+    code, headers, _ = site.request("GET", "/moderate", headers=wrong)
+    assert code == 429 and headers.getRawHeaders(b"retry-after")
+    site.clock.advance(60)
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    assert site.request("GET", "/moderate", headers=right)[0] == 200

@@ -236,6 +236,10 @@ class SubmitDesk:
         """The moderation page: sign in, list the pending suggestions, approve or reject."""
         bearer = _bearer(request)
         if bearer is not None and not token_matches(bearer, self.config.moderation_token):
+            wait = self._spend(request)
+            if wait is not None:  # guessing tokens: slowed down like suggestions
+                request.setHeader(b"retry-after", str(math.ceil(wait)).encode())
+                return _json(request, 429, {"error": "too many attempts; try again later"})
             self.log.warn(
                 "moderation refused: wrong bearer token from {client}", client=_client(request)
             )
