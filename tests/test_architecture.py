@@ -50,11 +50,13 @@ LAYERS: dict[str, str] = {
     "planets": "core",
     "planetview": "core",
     "planetspage": "core",
+    "submissions": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
     "entrywrite": "store",
     "searchindex": "store",
+    "submissionstore": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",
@@ -69,6 +71,8 @@ LAYERS: dict[str, str] = {
     "terminal": "shell",
     "prometheus": "shell",
     "router": "shell",
+    "guardedfetch": "shell",
+    "submitweb": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",
@@ -76,6 +80,7 @@ LAYERS: dict[str, str] = {
     "cli": "root",
     "commands": "root",
     "reloading": "root",
+    "moderation": "root",
 }
 
 #: Layers a module may import from, besides itself (and the package's ``__version__``).
@@ -95,6 +100,8 @@ PART_OF: dict[str, str] = {
     "outputs": "web",
     "httpcache": "web",
     "router": "web",
+    "guardedfetch": "fetch",
+    "submitweb": "web",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

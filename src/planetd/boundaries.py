@@ -49,6 +49,7 @@ from planetd.values import (
     PollOutcome,
     PollRecord,
     PollReport,
+    Preview,
     ReadingList,
     ReadingListState,
     SearchHit,
@@ -56,6 +57,9 @@ from planetd.values import (
     SearchResults,
     SearchTooSlowError,
     StoredEntry,
+    Submission,
+    SubmissionForm,
+    SubmissionState,
     Validators,
 )
 
@@ -95,6 +99,7 @@ __all__ = [
     "PollOutcome",
     "PollRecord",
     "PollReport",
+    "Preview",
     "ReadingList",
     "ReadingListState",
     "ReadsAllPlanets",
@@ -108,6 +113,10 @@ __all__ = [
     "Stores",
     "StoresAllPlanets",
     "StoresReadingLists",
+    "StoresSubmissions",
+    "Submission",
+    "SubmissionForm",
+    "SubmissionState",
     "Validators",
     "WebFace",
 ]
@@ -356,3 +365,30 @@ class WebFace(Protocol):
     def stop(self) -> None: ...
 
     def route_of(self, path: bytes, method: bytes) -> str: ...
+
+
+# -- submissions ---------------------------------------------------------------------------
+
+
+class StoresSubmissions(Protocol):
+    """What ``/submit`` and ``/moderate`` need of the store: the queue of suggested feeds.
+
+    ``add_submission`` refuses (``planetd.submissions.SubmissionRefusedError``) a URL
+    the queue holds, or a full queue, inside the one write that adds it.
+    """
+
+    def add_submission(
+        self, form: SubmissionForm, preview: Preview, now: datetime, cap: int
+    ) -> Deferred[Submission]: ...
+
+    def find_submission(self, url: str) -> Deferred[Submission | None]: ...
+
+    def submission(self, sid: int) -> Deferred[Submission | None]: ...
+
+    def submissions(self, state: SubmissionState | None) -> Deferred[list[Submission]]: ...
+
+    def pending_count(self) -> Deferred[int]: ...
+
+    def decide_submission(
+        self, sid: int, state: SubmissionState, reason: str | None, now: datetime
+    ) -> Deferred[Submission | None]: ...

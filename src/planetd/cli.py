@@ -262,6 +262,98 @@ class OpmlOptions(_Options):
             raise usage.UsageError("opml needs a command: export or import")
 
 
+class _SubmissionCommand(_Command):
+    """A ``planetd submissions`` command over the queue of suggested feeds."""
+
+    optParameters = [
+        ["config", "c", "planet.ini", "The planet's config (default: planet.ini here)."],
+        _DATABASE,
+    ]
+    synopsis = "ID [--config PLANET.INI] [--database PATH]"
+    argument = "id"
+
+    def postOptions(self) -> None:
+        if not str(self["id"]).isdigit():
+            raise usage.UsageError(f"ID must be a suggestion's number, not {self['id']!r}")
+
+
+class SubmissionsListOptions(_Options):
+    synopsis = "[--state pending|approved|rejected] [--config PLANET.INI] [--database PATH]"
+    longdesc = "Every suggested feed, oldest first, one a line (tab-separated)."
+    optParameters = [
+        ["state", "s", None, "Only suggestions in this state."],
+        *_SubmissionCommand.optParameters,
+    ]
+
+    def postOptions(self) -> None:
+        if self["state"] not in (None, "pending", "approved", "rejected"):
+            raise usage.UsageError("--state must be pending, approved or rejected")
+
+    def run(self) -> int:
+        from planetd import moderation
+
+        return moderation.submissions_list(self["config"], self["database"], self["state"])
+
+
+class SubmissionsShowOptions(_SubmissionCommand):
+    longdesc = "Everything the queue keeps of one suggestion, its preview included."
+
+    def run(self) -> int:
+        from planetd import moderation
+
+        return moderation.submissions_show(self["config"], self["database"], int(self["id"]))
+
+
+class SubmissionsApproveOptions(_SubmissionCommand):
+    synopsis = "ID [--config PLANET.INI] [--database PATH] [--pidfile PATH]"
+    longdesc = (
+        "Approve a suggestion: append its feed section to the config (its text kept byte "
+        "for byte), then ask the running daemon to reload, as 'planetd reload' does."
+    )
+    optParameters = [
+        *_SubmissionCommand.optParameters,
+        ["pidfile", "p", None, "The daemon's pid file (default: twistd.pid here)."],
+    ]
+
+    def run(self) -> int:
+        from planetd import moderation
+
+        return moderation.submissions_approve(
+            self["config"], self["database"], int(self["id"]), self["pidfile"]
+        )
+
+
+class SubmissionsRejectOptions(_SubmissionCommand):
+    synopsis = "ID [--reason TEXT] [--config PLANET.INI] [--database PATH]"
+    longdesc = "Reject a suggestion; it is kept with the reason, so it is not suggested again."
+    optParameters = [
+        *_SubmissionCommand.optParameters,
+        ["reason", "r", None, "Why (shown to whoever suggests the same feed again)."],
+    ]
+
+    def run(self) -> int:
+        from planetd import moderation
+
+        return moderation.submissions_reject(
+            self["config"], self["database"], int(self["id"]), self["reason"]
+        )
+
+
+class SubmissionsOptions(_Options):
+    synopsis = "list|show|approve|reject ..."
+    longdesc = "The queue of feeds suggested at /submit: list, show, approve or reject them."
+    subCommands = [
+        ["list", None, SubmissionsListOptions, "List the suggestions."],
+        ["show", None, SubmissionsShowOptions, "Show one suggestion."],
+        ["approve", None, SubmissionsApproveOptions, "Approve one: add it to the config."],
+        ["reject", None, SubmissionsRejectOptions, "Reject one, with a reason."],
+    ]
+
+    def postOptions(self) -> None:
+        if not self.subCommand:
+            raise usage.UsageError("submissions needs a command: list, show, approve or reject")
+
+
 class Options(_Options):
     """``planetd COMMAND ...``."""
 
@@ -275,12 +367,14 @@ class Options(_Options):
         ["feeds", None, FeedsOptions, "Show the feeds' health."],
         ["opml", None, OpmlOptions, "Export or import subscriptions as OPML."],
         ["search", None, SearchOptions, "Search the stored entries."],
+        ["submissions", None, SubmissionsOptions, "Moderate the suggested feeds."],
     ]
 
     def postOptions(self) -> None:
         if not self.subCommand:
             raise usage.UsageError(
-                "a command is required: check, poll, reload, render, feeds, opml or search"
+                "a command is required: check, poll, reload, render, feeds, opml, search"
+                " or submissions"
             )
 
 

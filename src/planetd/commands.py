@@ -397,14 +397,22 @@ def opml_import(opml_path: str, config_path: str) -> int:
         original = existing.read()
     plan = plan_append(original, (f.url for f in config.feeds), outlines)
     if plan.added:
-        # Refuse before writing if the result would not load (it always should).
-        result = parse_config(original.decode("utf-8") + plan.text, config_path)
-        if len(result.feeds) != len(config.feeds) + len(plan.added):
-            raise CommandError(f"{config_path}: the imported feeds would not all load; not written")
-        with open(config_path, "ab") as appending:
-            appending.write(plan.text.encode("utf-8"))
+        append_to_config(config_path, config, original, plan.text, len(plan.added))
     line = f"added {len(plan.added)} feeds to {config_path}; skipped {plan.already} already present"
     if plan.unusable:
         line += f", {plan.unusable} not http(s) URLs"
     print(line)
     return 0
+
+
+def append_to_config(
+    config_path: str, config: PlanetConfig, original: bytes, text: str, added: int
+) -> None:
+    """Append ``text`` (feed sections) to the config whose bytes are ``original``, keeping
+    them byte for byte; refuse before writing if the result would not load with ``added``
+    more feeds (it always should). ``opml import`` and approving a suggestion use it."""
+    result = parse_config(original.decode("utf-8") + text, config_path)
+    if len(result.feeds) != len(config.feeds) + added:
+        raise CommandError(f"{config_path}: the new feeds would not all load; not written")
+    with open(config_path, "ab") as appending:
+        appending.write(text.encode("utf-8"))

@@ -74,6 +74,7 @@ PLANET_KEYS = frozenset(
         "future_dates", "listen", "database", "template_dir", "access_log",
         "faces_dir", "metrics_listen", "metrics_public",
         "mount", "host", "root",
+        "submissions", "allow_private_feeds", "moderation_token",
     }
 )  # fmt: skip
 
@@ -219,6 +220,15 @@ def _host(text: str) -> str:
     return value
 
 
+def _secret(text: str) -> str | None:
+    value = text.strip()
+    if not value:
+        return None
+    if len(value) < 16:
+        raise ValueError("expected a secret of 16 characters or more")
+    return value
+
+
 def _unlimited_or_count(text: str) -> int | None:
     return None if text.strip().lower() in ("", "all", "unlimited") else _whole_number(text)
 
@@ -332,6 +342,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         mount=get("mount", _mount, d.mount),
         host=get("host", _host, d.host),
         root=get("root", _boolean, d.root),
+        submissions=get("submissions", _boolean, d.submissions),
+        allow_private_feeds=get("allow_private_feeds", _boolean, d.allow_private_feeds),
+        moderation_token=get("moderation_token", _secret, d.moderation_token),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

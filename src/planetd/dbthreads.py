@@ -28,11 +28,16 @@ from planetd.boundaries import (
     FeedURL,
     PollOutcome,
     PollRecord,
+    Preview,
     ReadingListState,
     ReadsAllPlanets,
     ReadsPlanet,
     Stores,
     StoresReadingLists,
+    StoresSubmissions,
+    Submission,
+    SubmissionForm,
+    SubmissionState,
 )
 from planetd.store import Database, ThreadLocalDatabases, open_database
 
@@ -84,6 +89,36 @@ class _NamedOperations:
 
     def save_reading_list(self: _RunsDatabaseWork, state: ReadingListState) -> Deferred[None]:
         return self._write(lambda db: db.save_reading_list(state))
+
+    # The queue of suggested feeds (StoresSubmissions).
+
+    def add_submission(
+        self: _RunsDatabaseWork, form: SubmissionForm, preview: Preview, now: datetime, cap: int
+    ) -> Deferred[Submission]:
+        return self._write(lambda db: db.submission_queue().add(form, preview, now, cap))
+
+    def find_submission(self: _RunsDatabaseWork, url: str) -> Deferred[Submission | None]:
+        return self._read(lambda db: db.submission_queue().find(url))
+
+    def submission(self: _RunsDatabaseWork, sid: int) -> Deferred[Submission | None]:
+        return self._read(lambda db: db.submission_queue().get(sid))
+
+    def submissions(
+        self: _RunsDatabaseWork, state: SubmissionState | None
+    ) -> Deferred[list[Submission]]:
+        return self._read(lambda db: db.submission_queue().all(state))
+
+    def pending_count(self: _RunsDatabaseWork) -> Deferred[int]:
+        return self._read(lambda db: db.submission_queue().pending())
+
+    def decide_submission(
+        self: _RunsDatabaseWork,
+        sid: int,
+        state: SubmissionState,
+        reason: str | None,
+        now: datetime,
+    ) -> Deferred[Submission | None]:
+        return self._write(lambda db: db.submission_queue().decide(sid, state, reason, now))
 
 
 class Store(_NamedOperations):
@@ -182,6 +217,8 @@ if TYPE_CHECKING:  # static conformance: both shells are the store the others ex
     # and both run database work the way the named operations need.
     _threaded: type[Stores] = Store
     _threaded_lists: type[StoresReadingLists] = Store
+    _threaded_submissions: type[StoresSubmissions] = Store
+    _inline_submissions: type[StoresSubmissions] = InlineStore
     _inline: type[Stores] = InlineStore
     _threaded_runs: type[_RunsDatabaseWork] = Store
     _inline_runs: type[_RunsDatabaseWork] = InlineStore

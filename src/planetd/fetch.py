@@ -83,7 +83,7 @@ from planetd.hints import parse_freshness, parse_retry_after
 if TYPE_CHECKING:
     from treq._types import _ITreqReactor
     from twisted.python.threadpool import ThreadPool
-    from twisted.web.iweb import IResponse
+    from twisted.web.iweb import IAgentEndpointFactory, IResponse
 
     from planetd.boundaries import Fetches, FetchReactor
 
@@ -116,6 +116,9 @@ class Fetcher:
         resolve_file: Maps a ``file:`` URL to a path; by default relative paths
             resolve against the current directory. The daemon passes
             ``lambda url: config.file_path(url, config.path)``.
+        endpoints: Makes the ``Agent``'s connections (default: Twisted's own); the
+            preview of a suggested feed passes one that checks every address
+            (:class:`planetd.guardedfetch.GuardedEndpoints`).
     """
 
     def __init__(
@@ -126,14 +129,20 @@ class Fetcher:
         pool: HTTPConnectionPool | None = None,
         threadpool: ThreadPool | None = None,
         resolve_file: Callable[[str], str] | None = None,
+        endpoints: IAgentEndpointFactory | None = None,
     ) -> None:
         self._reactor = reactor
         self._user_agent = user_agent.encode("latin-1", "replace")
         if pool is None:
             pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool = pool
+        agent = (
+            Agent(reactor, pool=pool)
+            if endpoints is None
+            else Agent.usingEndpointFactory(reactor, endpoints, pool=pool)
+        )
         self._client = HTTPClient(
-            KeepEncodingAgent(Agent(reactor, pool=pool)),
+            KeepEncodingAgent(agent),
             cookiejar=IndexableCookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         self._threadpool = threadpool

@@ -212,6 +212,13 @@ class Renderer:
             generated_at=format_date(now, self.config.date_format),
         )
 
+    def submission_page(self, name: str, now: datetime, **context: Any) -> bytes:
+        """A page of suggested feeds (``submit.html``, ``moderate.html``): the base layout,
+        no subscription list."""
+        return self._page(
+            name, feeds=(), generated_at=format_date(now, self.config.date_format), **context
+        )
+
     def _self_link(self, name: str) -> str:
         base = self.config.link or "http://localhost/"
         return base.rstrip("/") + "/" + name

@@ -22,10 +22,10 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
-from planetd import searchindex
+from planetd import searchindex, submissionstore
 from planetd.searchindex import Progress
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,6 +90,9 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # 3: the full-text index of the entries, filled from the rows already there.
     3: searchindex.SCHEMA,
+    # 6: the queue of suggested feeds (``/submit``). Numbers 4 and 5 belong to other
+    # capabilities; a gap is skipped.
+    6: submissionstore.SCHEMA,
 }
 
 #: What a migration does after its statements, in the same transaction.
@@ -205,6 +208,8 @@ def migrate(
         return version
     try:
         for target in range(version + 1, SCHEMA_VERSION + 1):
+            if target not in _MIGRATIONS:
+                continue
             with Transaction(conn):
                 for statement in _statements(_MIGRATIONS[target]):
                     conn.execute(statement)

@@ -123,6 +123,7 @@ class PlanetService(Service):
         self.resource = CurrentWeb(self.web.resource())
         # Several planets (``--config`` repeated): a reload reads every file again.
         self.reloader = Reloader(self.parts, self.resource, reactor, read_config=read_config)
+        self.parts.request_reload = self.request_reload
         self.ports: list[IListeningPort] = []
         self.started: Deferred[None] | None = None
         self._up = False

@@ -1,7 +1,7 @@
 """Every JSON document planetd serves, side by side: their exact shapes.
 
-Owns the field names and value formats of ``/api/entries``, ``/api/feeds``
-and ``/feed.json`` (JSON Feed 1.1), and how JSON is encoded. The rules
+Owns the field names and value formats of ``/api/entries``, ``/api/feeds``,
+``/feed.json`` (JSON Feed 1.1) and ``/moderate``'s queue, and how JSON is encoded. The rules
 behind the values (a gone feed has no next poll, the configured name wins,
 inactivity) are :mod:`planetd.river`'s; this module only lays them out, so
 the public shapes in INTERFACE.md can be checked against one file.
@@ -25,6 +25,7 @@ from planetd.boundaries import (
     PlanetConfig,
     SearchHit,
     StoredEntry,
+    Submission,
 )
 from planetd.river import (
     entry_uri,
@@ -195,3 +196,28 @@ def json_feed_document(
         document["authors"] = [{"name": config.owner_name}]
     document["items"] = [json_feed_item(entry) for entry in entries]
     return dump_json(document)
+
+
+def submission_json(s: Submission) -> dict[str, Any]:
+    """One suggested feed as ``/moderate`` (with a bearer token) lists it."""
+    return {
+        "id": s.id,
+        "url": s.form.url,
+        "name": s.form.name,
+        "contact": s.form.contact,
+        "group": s.form.group or None,
+        "state": s.state.value,
+        "created_at": rfc3339(s.created_at),
+        "reason": s.reason,
+        "preview": {
+            "parsed": s.preview.parsed,
+            "title": s.preview.title,
+            "entries": list(s.preview.entries),
+            "error": s.preview.error,
+        },
+    }
+
+
+def submissions_document(submissions: Sequence[Submission]) -> bytes:
+    """``/moderate``'s queue for scripts: ``{"submissions": [...]}``, oldest first."""
+    return dump_json({"submissions": [submission_json(s) for s in submissions]})

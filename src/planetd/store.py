@@ -47,6 +47,7 @@ from planetd.plan import HASH_KEY_PREFIX, EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
 from planetd.search import highlight_html
 from planetd.searchindex import Progress
+from planetd.submissionstore import SubmissionQueue
 from planetd.subscriptions import feed_order
 
 if TYPE_CHECKING:
@@ -133,6 +134,10 @@ class Database:
         self.path = path
         self.readonly = readonly
         self._conn = schema.connect(path, readonly=readonly)
+
+    def submission_queue(self) -> SubmissionQueue:
+        """The queue of suggested feeds over this connection."""
+        return SubmissionQueue(self._conn)
 
     def close(self) -> None:
         """Checkpoint the write-ahead log into the database and close: no journal left."""

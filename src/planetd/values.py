@@ -140,6 +140,13 @@ class PlanetConfig:
     root: bool | None = None
     #: Several planets: in the one config the poller runs, the planets it merges (in order).
     planets: tuple[PlanetConfig, ...] = ()
+    # Submissions (``/submit``, ``/moderate``): off unless ``submissions = yes``.
+    #: Let the public suggest feeds at ``/submit`` (moderated before they are polled).
+    submissions: bool = False
+    #: Accept suggested feeds on loopback, private, link-local and other non-public addresses.
+    allow_private_feeds: bool = False
+    #: The secret that opens ``/moderate`` (None: no moderation page at all).
+    moderation_token: str | None = None
 
 
 @attrs.frozen
@@ -437,3 +444,54 @@ class PlanetPlace:
     link_root: str
     #: Where ``planetd render`` writes it, under the output folder (no slashes).
     folder: str
+
+
+# -- submissions -------------------------------------------------------------------------
+
+
+class SubmissionState(str, enum.Enum):
+    """Where a suggested feed stands: waiting for a moderator, or decided."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@attrs.frozen
+class Preview:
+    """What the preview fetch of a suggested feed found, for the moderator."""
+
+    #: Whether the document read as a feed.
+    parsed: bool = False
+    #: The feed's own title ("" if none or not parsed).
+    title: str = ""
+    #: The titles of its newest entries, newest first (a few at most).
+    entries: tuple[str, ...] = ()
+    #: Why the fetch or the parse failed, if it did.
+    error: str | None = None
+
+
+@attrs.frozen
+class SubmissionForm:
+    """A suggestion as checked and about to be queued: every field within its limit."""
+
+    #: The feed URL, normalised (the queue and the config are compared on it).
+    url: str
+    name: str
+    contact: str
+    #: A group the feed joins, or "" for none.
+    group: str = ""
+
+
+@attrs.frozen
+class Submission:
+    """A suggested feed as the queue keeps it."""
+
+    id: int
+    form: SubmissionForm
+    state: SubmissionState
+    created_at: datetime
+    #: Why it was rejected (or the moderator's note), else None.
+    reason: str | None = None
+    decided_at: datetime | None = None
+    preview: Preview = Preview()

@@ -33,6 +33,7 @@ from planetd.outputs import OutputCache
 from planetd.river import CursorError, decode_cursor
 from planetd.search import SearchSyntaxError, decode_search_cursor, parse_query
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, STATIC_FILES, Site
+from planetd.submitweb import SubmitDesk
 
 
 class PlanetWeb:
@@ -49,6 +50,7 @@ class PlanetWeb:
         metrics_public: Serve ``/metrics`` to every client, not only loopback ones.
         groups: The cache of each group's outputs, by slug: built on the first request
             after the store moved on, never by a poll.
+        desk: ``/submit`` and ``/moderate`` (None: submissions are off, both say 404).
     """
 
     app = Klein()
@@ -64,6 +66,7 @@ class PlanetWeb:
         metrics: IResource | None = None,
         metrics_public: bool = False,
         groups: Mapping[str, OutputCache] | None = None,
+        desk: SubmitDesk | None = None,
     ) -> None:
         self.site = site
         self.outputs = outputs
@@ -79,6 +82,7 @@ class PlanetWeb:
         self._metrics = metrics
         self._metrics_public = metrics_public
         self._groups = dict(groups or {})
+        self.desk = desk
 
     def stop(self) -> None:
         """Cancel every armed rebuild, the planet's and its groups' (the store is closing)."""
@@ -335,6 +339,20 @@ class PlanetWeb:
         assert cached is not None
         return serve(request, cached)
 
+    # -- suggested feeds (off unless ``submissions = yes``) ------------------------------
+
+    @app.route("/submit", methods=["GET", "HEAD", "POST"])
+    async def submit(self, request: IRequest) -> bytes:
+        if self.desk is None:
+            return _not_found(request, b"no submissions here\n")
+        return await self.desk.submit(request)
+
+    @app.route("/moderate", methods=["GET", "HEAD", "POST"])
+    async def moderate(self, request: IRequest) -> bytes:
+        if self.desk is None or not self.desk.config.moderation_token:
+            return _not_found(request, b"no moderation here\n")
+        return await self.desk.moderate(request)
+
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -343,6 +361,12 @@ class PlanetWeb:
             return b"ok\n"
         request.setResponseCode(503)
         return b"starting\n"
+
+
+def _not_found(request: IRequest, text: bytes) -> bytes:
+    request.setResponseCode(404)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return text
 
 
 def _is_local(request: IRequest) -> bool:
@@ -356,12 +380,6 @@ def _is_local(request: IRequest) -> bool:
         return False
     mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
     return ip.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
-def _not_found(request: IRequest, message: bytes) -> bytes:
-    request.setResponseCode(404)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    return message
 
 
 def _arg(request: IRequest, name: str) -> str | None:

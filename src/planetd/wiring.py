@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
-from planetd.boundaries import FeedURL, ListedFeed, Metrics, PlanetConfig, PollReport, Stores
+from planetd.boundaries import (
+    FeedURL,
+    ListedFeed,
+    Metrics,
+    PlanetConfig,
+    PollReport,
+    Preview,
+    Stores,
+)
 from planetd.config import file_path
 from planetd.dbthreads import Store
 from planetd.faces import read_faces
@@ -34,6 +42,7 @@ from planetd.nometrics import NULL_METRICS
 from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.reload import effective_config
+from planetd.submitweb import DeskState
 from planetd.workers import ParsePool
 
 if TYPE_CHECKING:
@@ -41,9 +50,14 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
 
     from planetd.boundaries import IDaemonReactor, WebFace
+    from planetd.render import Renderer
+    from planetd.submitweb import SubmitDesk
     from planetd.web import PlanetWeb
 
 log = Logger()
+
+#: Seconds a suggested feed's preview fetch may take at most (the submitter waits).
+PREVIEW_TIMEOUT = 15.0
 
 
 def user_agent(config: PlanetConfig) -> str:
@@ -141,6 +155,7 @@ def web_face(
     metrics: Metrics = NULL_METRICS,
     metrics_page: IResource | None = None,
     root: str = "/",
+    make_desk: Callable[[PlanetConfig, Renderer], SubmitDesk | None] | None = None,
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -154,6 +169,7 @@ def web_face(
         metrics: Told how long each build of the pages took.
         metrics_page: ``/metrics`` on this web face (None: 404 there).
         root: Where the planet is served (its mount when it is one of several).
+        make_desk: ``/submit`` and ``/moderate`` for this face (None: both 404).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
@@ -190,6 +206,7 @@ def web_face(
         metrics=metrics_page,
         metrics_public=config.metrics_public,
         groups=groups,
+        desk=None if make_desk is None else make_desk(config, renderer),
     )
 
 
@@ -237,6 +254,11 @@ class PlanetAssembly:
         self.reactor = reactor
         self.is_running = is_running
         self.rebuild_delay = rebuild_delay
+        self.database = database
+        #: The submissions' secret and rate limits, kept across reloads.
+        self.desk_state = DeskState()
+        #: Starts a reload of the config (the service sets it once it can reload).
+        self.request_reload: Callable[[], object] = lambda: None
         self.web = self.make_web(config)
 
     def make_web(self, config: PlanetConfig) -> WebFace:
@@ -252,6 +274,39 @@ class PlanetAssembly:
             rebuild_delay=self.rebuild_delay,
             metrics=self.metrics,
             metrics_page=None if config.metrics_listen else self.metrics_page,
+            make_desk=self._desk,
+        )
+
+    def _desk(self, config: PlanetConfig, renderer: Renderer) -> SubmitDesk | None:
+        """``/submit`` and ``/moderate`` when ``submissions = yes``: previews fetched with
+        the address guard, approvals through :class:`planetd.moderation.Approver`."""
+        if not config.submissions:
+            return None
+        from planetd.guardedfetch import preview
+        from planetd.moderation import Approver
+        from planetd.submitweb import SubmitDesk
+
+        reactor = self.reactor
+        approver = Approver(reactor, self.store, config.path, lambda: self.request_reload())
+
+        async def fetch_preview(url: str) -> tuple[Preview, str | None]:
+            return await preview(
+                reactor,
+                url,
+                user_agent=user_agent(config),
+                timeout=min(config.feed_timeout, PREVIEW_TIMEOUT),
+                max_bytes=config.max_feed_bytes,
+                allow_private=config.allow_private_feeds,
+            )
+
+        return SubmitDesk(
+            config,
+            renderer,
+            self.store,
+            reactor,
+            self.desk_state,
+            preview=fetch_preview,
+            approve=approver.approve,
         )
 
     def _planets_web(self, config: PlanetConfig) -> WebFace:
