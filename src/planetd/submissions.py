@@ -41,6 +41,7 @@ import attrs
 
 from planetd.boundaries import ParsedFeed, PlanetConfig, Preview, Submission, SubmissionForm
 from planetd.boundaries import SubmissionState as State
+from planetd.groups import planet_groups
 from planetd.opml import Outline, plan_append, usable_url
 
 #: The longest feed URL accepted.
@@ -173,13 +174,9 @@ def queue_full(pending: int, cap: int = QUEUE_CAP) -> bool:
 
 
 def group_names(config: PlanetConfig) -> tuple[str, ...]:
-    """The groups the config's feeds name (``group = A, B``), sorted; () without groups."""
-    found: set[str] = set()
-    for feed in config.feeds:
-        for part in feed.extra.get("group", "").split(","):
-            if part.strip():
-                found.add(part.strip())
-    return tuple(sorted(found, key=str.casefold))
+    """The names of the planet's groups (:func:`planetd.groups.planet_groups`), sorted;
+    () without groups."""
+    return tuple(sorted((g.name for g in planet_groups(config)), key=str.casefold))
 
 
 # -- the address policy -----------------------------------------------------------------

@@ -225,7 +225,7 @@ class SubmitDesk:
             error=error,
             message=message,
             form=form,
-            groups=self.groups,
+            group_choices=self.groups,
             limits=_LIMITS,
         )
         return _html(request, code, body)
