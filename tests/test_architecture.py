@@ -46,11 +46,14 @@ LAYERS: dict[str, str] = {
     "faces": "core",
     "nometrics": "core",
     "search": "core",
+    "websublinks": "core",
+    "websubplan": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
     "entrywrite": "store",
     "searchindex": "store",
+    "websubstore": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",
@@ -64,6 +67,8 @@ LAYERS: dict[str, str] = {
     "httpcache": "shell",
     "terminal": "shell",
     "prometheus": "shell",
+    "websub": "shell",
+    "websubweb": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",
@@ -89,6 +94,7 @@ PART_OF: dict[str, str] = {
     "fetchfile": "fetch",
     "outputs": "web",
     "httpcache": "web",
+    "websubweb": "websub",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

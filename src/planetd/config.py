@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -65,6 +66,7 @@ PLANET_KEYS = frozenset(
         "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
         "future_dates", "listen", "database", "template_dir", "access_log",
         "faces_dir", "metrics_listen", "metrics_public",
+        "public_url", "websub", "websub_lease",
     }
 )  # fmt: skip
 
@@ -172,6 +174,15 @@ def _boolean(text: str) -> bool:
     if value in ("0", "no", "false", "off"):
         return False
     raise ValueError(f"expected yes or no, got {text!r}")
+
+
+def _public_url(text: str) -> str:
+    """An absolute http(s) URL; the WebSub callbacks live under it."""
+    value = text.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return value.rstrip("/") + "/"
 
 
 def _pixels(text: str) -> int:
@@ -298,6 +309,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
         metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
         metrics_public=get("metrics_public", _boolean, d.metrics_public),
+        public_url=get("public_url", _public_url, d.public_url),
+        websub=get("websub", _boolean, d.websub),
+        websub_lease=get("websub_lease", parse_duration, d.websub_lease),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

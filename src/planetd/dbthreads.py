@@ -32,6 +32,8 @@ from planetd.boundaries import (
     ReadsPlanet,
     Stores,
     StoresReadingLists,
+    StoresSubscriptions,
+    Subscription,
 )
 from planetd.store import Database, ThreadLocalDatabases, open_database
 
@@ -80,6 +82,15 @@ class _NamedOperations:
 
     def save_reading_list(self: _RunsDatabaseWork, state: ReadingListState) -> Deferred[None]:
         return self._write(lambda db: db.save_reading_list(state))
+
+    def subscriptions(self: _RunsDatabaseWork) -> Deferred[list[Subscription]]:
+        return self._read(lambda db: db.subscriptions())
+
+    def save_subscription(self: _RunsDatabaseWork, subscription: Subscription) -> Deferred[None]:
+        return self._write(lambda db: db.save_subscription(subscription))
+
+    def forget_subscription(self: _RunsDatabaseWork, feed_url: FeedURL) -> Deferred[None]:
+        return self._write(lambda db: db.forget_subscription(feed_url))
 
 
 class Store(_NamedOperations):
@@ -179,5 +190,7 @@ if TYPE_CHECKING:  # static conformance: both shells are the store the others ex
     _threaded: type[Stores] = Store
     _threaded_lists: type[StoresReadingLists] = Store
     _inline: type[Stores] = InlineStore
+    _threaded_subs: type[StoresSubscriptions] = Store
+    _inline_subs: type[StoresSubscriptions] = InlineStore
     _threaded_runs: type[_RunsDatabaseWork] = Store
     _inline_runs: type[_RunsDatabaseWork] = InlineStore

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from planetd import searchindex
 from planetd.searchindex import Progress
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,6 +90,24 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # 3: the full-text index of the entries, filled from the rows already there.
     3: searchindex.SCHEMA,
+    # 5: WebSub subscriptions, one per feed (queried by planetd.websubstore); a row
+    # outlives its feed's config section until the hub verifies the unsubscription.
+    5: """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        callback_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        requested_at REAL,
+        lease_expires_at REAL,
+        last_push_at REAL,
+        pushes_accepted INTEGER NOT NULL DEFAULT 0,
+        pushes_rejected INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    """,
 }
 
 #: What a migration does after its statements, in the same transaction.
@@ -204,9 +222,10 @@ def migrate(
             raise StoreError(f"{path}: needs a migration; start the daemon once")
         return version
     try:
+        # A number without a migration is skipped: it only moves the version.
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with Transaction(conn):
-                for statement in _statements(_MIGRATIONS[target]):
+                for statement in _statements(_MIGRATIONS.get(target, "")):
                     conn.execute(statement)
                 if target in _FILLS:
                     _FILLS[target](conn, progress)

@@ -39,6 +39,7 @@ from planetd.river import (
 )
 from planetd.search import encode_search_cursor
 from planetd.shapes import entries_document, feeds_document, search_document
+from planetd.websubplan import websub_enabled
 
 __all__ = [
     "API_DEFAULT_LIMIT",
@@ -140,7 +141,15 @@ class Site:
             "/rss20.xml": Output(render.rss20(page.entries, now), XML_RSS),
             "/opml.xml": Output(render.opml(views, now), XML_OPML),
             "/feed.json": Output(render.json_feed(page.entries), JSON_FEED),
-            "/api/feeds": Output(feeds_document(states, self.config, now), JSON),
+            "/api/feeds": Output(
+                feeds_document(
+                    states,
+                    self.config,
+                    now,
+                    db.websub_states() if websub_enabled(self.config) else None,
+                ),
+                JSON,
+            ),
             "/api/entries": Output(api_entries, JSON),
         }
         return outputs, views

@@ -12,6 +12,11 @@ reports) and reads the feeds' face files once, before the reactor runs.
 It decides nothing and starts no timer: the daemon calls ``poller.start()``
 for the endless loop, the command line calls ``poller.poll_once(...)``.
 
+With a ``public_url``, the assembly also holds the WebSub subscriber
+(:class:`planetd.websub.WebSubscriber`), hooked into the poller (its
+schedule of pushed feeds and the hubs each poll discovers) and into the web
+face (the callbacks).
+
 The web layer (Klein, Jinja2) is imported inside :func:`web_face` only, so
 ``planetd poll`` never loads it.
 """
@@ -24,7 +29,15 @@ from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
-from planetd.boundaries import FeedURL, ListedFeed, Metrics, PlanetConfig, PollReport, Stores
+from planetd.boundaries import (
+    AnswersCallbacks,
+    FeedURL,
+    ListedFeed,
+    Metrics,
+    PlanetConfig,
+    PollReport,
+    Stores,
+)
 from planetd.config import file_path
 from planetd.dbthreads import Store
 from planetd.faces import read_faces
@@ -33,6 +46,9 @@ from planetd.nometrics import NULL_METRICS
 from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.reload import effective_config
+from planetd.websub import WebSubscriber, hub_client
+from planetd.websubplan import websub_enabled
+from planetd.websubweb import WebSubCallbacks
 from planetd.workers import ParsePool
 
 if TYPE_CHECKING:
@@ -139,6 +155,7 @@ def web_face(
     rebuild_delay: float = REBUILD_DELAY,
     metrics: Metrics = NULL_METRICS,
     metrics_page: IResource | None = None,
+    websub: AnswersCallbacks | None = None,
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -151,6 +168,7 @@ def web_face(
             after a write always waits for the rebuild).
         metrics: Told how long each build of the pages took.
         metrics_page: ``/metrics`` on this web face (None: 404 there).
+        websub: The WebSub callbacks at ``/websub/<id>`` (None: push is off).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
@@ -179,6 +197,7 @@ def web_face(
         faces=faces.files,
         metrics=metrics_page,
         metrics_public=config.metrics_public,
+        websub=websub,
     )
 
 
@@ -226,6 +245,20 @@ class PlanetAssembly:
         self.reactor = reactor
         self.is_running = is_running
         self.rebuild_delay = rebuild_delay
+        #: The WebSub subscriber, when the planet has a ``public_url`` (else None).
+        self.websub: WebSubscriber | None = None
+        self.callbacks: AnswersCallbacks | None = None
+        if websub_enabled(config):
+            self.websub = WebSubscriber(
+                config,
+                self.store,
+                self.poller,
+                hub_client(reactor, user_agent(config)),
+                reactor,
+            )
+            self.poller.tune = self.websub.tune
+            self.poller.watchers.append(self.websub.heard)
+            self.callbacks = WebSubCallbacks(self.websub)
         self.web = self.make_web(config)
 
     def make_web(self, config: PlanetConfig) -> PlanetWeb:
@@ -238,11 +271,14 @@ class PlanetAssembly:
             rebuild_delay=self.rebuild_delay,
             metrics=self.metrics,
             metrics_page=None if config.metrics_listen else self.metrics_page,
+            websub=self.callbacks,
         )
 
     async def open(self) -> None:
         """Open the poll path, then render every page (so the first visitor pays nothing)."""
         await self.aggregation.open()
+        if self.websub is not None:
+            await self.websub.load()
         if self.poller.config != self.aggregation.config:  # feeds of reading lists
             self.web = self.make_web(self.poller.config)
         await self.web.outputs.refresh()
@@ -250,6 +286,8 @@ class PlanetAssembly:
     async def close(self) -> None:
         """Stop the poller (in-flight polls get their grace) and any armed page rebuild,
         then close the poll path."""
+        if self.websub is not None:
+            self.websub.stop()
         await self.poller.stop()
         self.web.outputs.stop()
         await self.aggregation.close()
