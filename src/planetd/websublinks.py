@@ -23,7 +23,7 @@ import attrs
 from planetd.boundaries import FetchResult, ParsedFeed
 
 # One link-value: <target> followed by its parameters, up to the next comma outside quotes.
-_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,"]+(?:=(?:"[^"]*"|[^;,]*))?)*)')
+_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,"=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,"]*))?)*)')
 _PARAM = re.compile(r';\s*([^;=\s]+)\s*(?:=\s*(?:"([^"]*)"|([^;,]*)))?')
 
 
