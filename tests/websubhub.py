@@ -167,6 +167,50 @@ def start_hub(reactor: Any) -> tuple[Hub, Any, str]:
     return hub, port, f"http://127.0.0.1:{port.getHost().port}"
 
 
+class HubProcess:
+    """This hub as a subprocess (``python websubhub.py``), driven over HTTP with urllib."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        import subprocess
+
+        self.process = subprocess.Popen(
+            [sys.executable, __file__], stdout=subprocess.PIPE, text=True, env=env
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"the hub did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def state(self) -> dict[str, Any]:
+        """``GET /``: requests, verified subscriptions, verifications."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/", timeout=10) as response:
+            return dict(json.loads(response.read()))
+
+    def publish(self, topic: str, body: bytes, **options: str) -> dict[str, Any]:
+        """Push ``body`` to every verified subscriber of ``topic``; their answers."""
+        import urllib.request
+
+        query = urlencode({"topic": topic, **options})
+        request = urllib.request.Request(f"{self.url}/publish?{query}", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return dict(json.loads(response.read()))
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
 def main() -> None:
     from twisted.internet import reactor
 
@@ -180,4 +224,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["Hub", "start_hub"]
+__all__ = ["Hub", "HubProcess", "start_hub"]
