@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 import treq
+from twisted.internet.defer import Deferred
+from twisted.internet.protocol import ClientCreator, Protocol
 from twisted.internet.task import deferLater
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -46,6 +48,7 @@ class WebSubTests(PlanetTestCase):
         *,
         hub_url: str | None = None,
         feed_bytes: int = 10 * 1024 * 1024,
+        planet_bytes: int | None = None,
         in_headers: bool = False,
         **planet: Any,
     ) -> tuple[Planet, Hub, str]:
@@ -75,7 +78,7 @@ class WebSubTests(PlanetTestCase):
             self.folder(),
             public_url=public,
             websub_lease=3600.0,
-            max_feed_bytes=feed_bytes,
+            max_feed_bytes=planet_bytes or feed_bytes,
             **planet,
         )
         feeds = tuple(attrs.evolve(f, max_feed_bytes=feed_bytes) for f in config.feeds)
@@ -194,12 +197,39 @@ class WebSubTests(PlanetTestCase):
         assert await self.titles(p) == ["First post", "Pushed post", "Second post"]
 
     async def test_an_oversized_push_is_refused(self) -> None:
-        """A push larger than max_feed_bytes is answered 413 and stores nothing."""
-        p, hub, feed_url = await self.rig(feed_bytes=4096)
-        await self.until(lambda: feed_url in hub.verified, "the hub's verification")
-        big = ("tag:b,2026:big", "Big post", "2026-07-03T10:00:00Z", "<p>" + "x" * 8000 + "</p>")
-        result = await hub.publish(feed_url, self.doc([*ENTRIES, big], feed_url))
-        assert result["statuses"] == [413]
+        """A push larger than every max_feed_bytes is refused (413) by the server before
+        the body is kept; one within the planet's limit but over its feed's own is
+        refused by the callback. Neither stores anything."""
+        for planet_bytes in (4096, 10 * 1024 * 1024):
+            p, hub, feed_url = await self.rig(feed_bytes=4096, planet_bytes=planet_bytes)
+            verified = hub.verified
+            await self.until(lambda: bool(verified), "the hub's verification")  # noqa: B023
+            big = ("tag:b,2026:big", "Big", "2026-07-03T10:00:00Z", "<p>" + "x" * 8000 + "</p>")
+            result = await hub.publish(feed_url, self.doc([*ENTRIES, big], feed_url))
+            assert result["statuses"] == [413]
+            assert await self.titles(p) == ["First post", "Second post"]
+
+    async def test_a_body_that_drips_is_dropped_after_the_fetch_timeout(self) -> None:
+        """A POST whose body is still arriving after feed_timeout loses its connection
+        (a push is held to a fetch's time limit), and nothing is stored."""
+        p, hub, _ = await self.subscribed(feed_timeout=1.0)
+        callback = hub.requests[0]["hub.callback"]
+        path = "/" + callback.split("/", 3)[3]
+        port = int(callback.split(":")[2].split("/")[0])
+        closed: Deferred[float] = Deferred()
+        started = reactor.seconds()
+
+        class Drip(Protocol):
+            def connectionMade(self) -> None:
+                head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                self.transport.write(head.encode() + b"<feed")  # type: ignore[union-attr]
+
+            def connectionLost(self, reason: object = None) -> None:
+                closed.callback(reactor.seconds() - started)
+
+        await ClientCreator(reactor, Drip).connectTCP("127.0.0.1", port)
+        elapsed = await closed
+        assert 0.9 <= elapsed < 5
         assert await self.titles(p) == ["First post", "Second post"]
 
     async def test_a_hub_that_is_down_leaves_polling_going(self) -> None:

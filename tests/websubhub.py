@@ -12,7 +12,8 @@ The test's own controls:
   every verified callback of ``T`` with ``X-Hub-Signature`` (``algo``,
   default sha256; ``secret`` overrides the subscriber's; ``unsigned=1`` sends
   none) and ``Link`` headers (``self`` overrides the topic), and answers
-  JSON ``{"started": [epoch seconds], "statuses": [...]}``.
+  JSON ``{"started": [...], "ended": [...], "statuses": [...]}`` (epoch seconds
+  of each POST's start and answer, and its status).
 * ``GET /subscriptions``: JSON ``{"requests": [...], "verified": {topic: [callback, ...]}}``.
 * ``POST /mode?value=accept|deny|fail``.
 
@@ -139,6 +140,7 @@ class Hub(resource.Resource):
         self_url: str | None = None,
     ) -> dict[str, Any]:
         started: list[float] = []
+        ended: list[float] = []
         statuses: list[int] = []
         for callback, their_secret in sorted(self.verified.get(topic, {}).items()):
             key = (secret if secret is not None else their_secret).encode()
@@ -154,8 +156,9 @@ class Hub(resource.Resource):
                 callback, data=body, headers=headers, reactor=self.reactor
             )
             await treq.content(response)
+            ended.append(time.time())
             statuses.append(response.code)
-        return {"started": started, "statuses": statuses}
+        return {"started": started, "ended": ended, "statuses": statuses}
 
 
 def start_hub(reactor: Any) -> tuple[Hub, Any, str]:
