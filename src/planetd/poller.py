@@ -395,8 +395,9 @@ class Poller:
             pushed=fetched.pushed,
         )
         self.log.info(
-            "polled {url}: {status}{http_text} in {elapsed:.3f}s,"
+            "{how} {url}: {status}{http_text} in {elapsed:.3f}s,"
             " {new_entries} new entries{error_text}",
+            how="pushed" if fetched.pushed else "polled",
             url=url,
             status=report.status.value,
             http_status=report.http_status,

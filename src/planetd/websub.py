@@ -18,13 +18,14 @@ poll path and a :class:`HubClient`.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol, cast
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -238,8 +239,6 @@ class WebSubscriber:
         for intent in steps:
             self._asking.add(intent.subscription.feed_url)
         done = [Deferred.fromCoroutine(self._carry_out(i)) for i in steps]
-        from twisted.internet.defer import gatherResults
-
         return gatherResults(done, consumeErrors=True).addCallback(lambda _: None)
 
     async def _carry_out(self, intent: Intent) -> None:
@@ -287,10 +286,13 @@ class WebSubscriber:
     # -- the callbacks -----------------------------------------------------------------
 
     def _by_id(self, callback_id: str) -> Subscription | None:
+        """The subscription a callback id names (compared in constant time, every one)."""
+        given = callback_id.encode("utf-8", "replace")
+        found = None
         for sub in self.subs.values():
-            if sub.callback_id == callback_id:
-                return sub
-        return None
+            if hmac.compare_digest(sub.callback_id.encode("utf-8"), given):
+                found = sub
+        return found
 
     async def verify(self, callback_id: str, query: Mapping[str, str]) -> Verification:
         """A hub's verification of intent (or denial), answered and remembered."""
