@@ -126,7 +126,8 @@ class WebSubTests(PlanetTestCase):
     async def test_subscribe_verify_and_a_signed_push_is_stored(self) -> None:
         """The first poll finds the hub; the planet subscribes (secret, lease, a callback
         under public_url/websub/), echoes the hub's challenge, and a push signed with the
-        secret puts its new entry in /api/entries; /api/feeds shows the subscription."""
+        secret puts its new entry in /api/entries; /api/feeds and /feeds show the
+        subscription."""
         p, hub, feed_url = await self.subscribed()
         (form,) = hub.requests
         assert form["hub.mode"] == "subscribe" and form["hub.topic"] == feed_url
@@ -141,6 +142,8 @@ class WebSubTests(PlanetTestCase):
         assert shown["state"] == "active" and shown["hub"].endswith("/hub")
         assert shown["lease_expires_at"].endswith("Z") and shown["last_push_at"].endswith("Z")
         assert shown["pushes_accepted"] == 1
+        status, page = await p.get("/feeds")
+        assert status == 200 and b'<small class="health-push">push active</small>' in page
 
     async def test_a_hub_named_in_link_headers_is_subscribed(self) -> None:
         """A feed whose response names its hub and self URL only in HTTP Link headers is

@@ -26,6 +26,7 @@ from planetd.boundaries import (
     SearchQuery,
     SearchResults,
     StoredEntry,
+    Subscription,
 )
 from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
@@ -82,10 +83,16 @@ class Site:
         self.judge = judge_for(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
 
-    def _read_feeds(self, db: ReadsPlanet, now: datetime) -> tuple[list[FeedState], list[FeedView]]:
-        """The one read of the feeds a build makes, and the views the pages show of them."""
+    def _read_feeds(
+        self,
+        db: ReadsPlanet,
+        now: datetime,
+        websub: Mapping[FeedURL, Subscription] | None = None,
+    ) -> tuple[list[FeedState], list[FeedView]]:
+        """The one read of the feeds a build makes, and the views the pages show of them
+        (with their WebSub subscriptions when ``websub`` gives them)."""
         states = db.feed_states()
-        return states, feed_views(states, self.config, now, db.hidden_counts())
+        return states, feed_views(states, self.config, now, db.hidden_counts(), websub)
 
     def _river(
         self,
@@ -130,7 +137,8 @@ class Site:
         # feed's state as of that poll or later.
         fetched = self._fetch(db)
         api_entries = self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
-        states, views = self._read_feeds(db, now)
+        websub = db.websub_states() if websub_enabled(self.config) else None
+        states, views = self._read_feeds(db, now, websub)
         page = river_page(views, fetched, self.config)
         older = f"{root}?before={page.older}" if paginate and page.older else None
         render = self.renderer
@@ -142,12 +150,7 @@ class Site:
             "/opml.xml": Output(render.opml(views, now), XML_OPML),
             "/feed.json": Output(render.json_feed(page.entries), JSON_FEED),
             "/api/feeds": Output(
-                feeds_document(
-                    states,
-                    self.config,
-                    now,
-                    db.websub_states() if websub_enabled(self.config) else None,
-                ),
+                feeds_document(states, self.config, now, websub),
                 JSON,
             ),
             "/api/entries": Output(api_entries, JSON),
