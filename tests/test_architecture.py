@@ -51,12 +51,15 @@ LAYERS: dict[str, str] = {
     "planetview": "core",
     "planetspage": "core",
     "submissions": "core",
+    "websublinks": "core",
+    "websubplan": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
     "entrywrite": "store",
     "searchindex": "store",
     "submissionstore": "store",
+    "websubstore": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",
@@ -73,6 +76,8 @@ LAYERS: dict[str, str] = {
     "router": "shell",
     "guardedfetch": "shell",
     "submitweb": "shell",
+    "websub": "shell",
+    "websubweb": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",
@@ -102,6 +107,7 @@ PART_OF: dict[str, str] = {
     "router": "web",
     "guardedfetch": "fetch",
     "submitweb": "web",
+    "websubweb": "websub",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

@@ -60,7 +60,9 @@ from planetd.values import (
     Submission,
     SubmissionForm,
     SubmissionState,
+    Subscription,
     Validators,
+    WebSubState,
 )
 
 if TYPE_CHECKING:
@@ -68,11 +70,13 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IConnector, IDelayedCall, IHostnameResolver
     from twisted.internet.protocol import ClientFactory
     from twisted.python.threadpool import ThreadPool
+    from twisted.web.iweb import IRequest
     from twisted.web.resource import IResource
 
 T = TypeVar("T")
 
 __all__ = [
+    "AnswersCallbacks",
     "EntryID",
     "EntryKey",
     "FeedConfig",
@@ -114,11 +118,15 @@ __all__ = [
     "StoresAllPlanets",
     "StoresReadingLists",
     "StoresSubmissions",
+    "StoresSubscriptions",
     "Submission",
     "SubmissionForm",
     "SubmissionState",
+    "Subscription",
+    "TakesPushes",
     "Validators",
     "WebFace",
+    "WebSubState",
 ]
 
 
@@ -158,6 +166,10 @@ class ReadsPlanet(Protocol):
     ) -> list[StoredEntry]: ...
 
     def hidden_counts(self) -> dict[FeedURL, dict[str, int]]: ...
+
+    def websub_states(self) -> dict[FeedURL, Subscription]:
+        """Each feed's WebSub subscription, for ``/api/feeds`` (see the push section)."""
+        ...
 
     def search(
         self,
@@ -392,3 +404,36 @@ class StoresSubmissions(Protocol):
     def decide_submission(
         self, sid: int, state: SubmissionState, reason: str | None, now: datetime
     ) -> Deferred[Submission | None]: ...
+
+
+# -- push (WebSub) ---------------------------------------------------------------------
+
+
+class StoresSubscriptions(Protocol):
+    """What the WebSub subscriber needs of the store: its subscriptions, kept and dropped."""
+
+    def subscriptions(self) -> Deferred[list[Subscription]]: ...
+
+    def save_subscription(self, subscription: Subscription) -> Deferred[None]: ...
+
+    def forget_subscription(self, feed_url: FeedURL) -> Deferred[None]: ...
+
+
+class TakesPushes(Protocol):
+    """What the WebSub subscriber needs of the poll path: a pushed document, handled
+    exactly as a fetched one (parse, plan, store; None for a feed not polled), and an
+    earlier poll when a feed's push stops (denied or lapsed)."""
+
+    def take_pushed(
+        self, url: FeedURL, body: bytes, content_type: str | None
+    ) -> Deferred[PollReport | None]: ...
+
+    def poll_within(self, url: FeedURL, seconds: float) -> None:
+        """Poll ``url`` within ``seconds`` unless it is due sooner (its push stopped)."""
+
+
+class AnswersCallbacks(Protocol):
+    """What the web face needs of WebSub: an answer to a hub's request to a callback
+    (``/websub/<id>``: a verification GET or a content POST); the bytes of the body."""
+
+    def answer(self, request: IRequest, callback_id: str) -> Deferred[bytes]: ...

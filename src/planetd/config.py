@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -75,6 +76,7 @@ PLANET_KEYS = frozenset(
         "faces_dir", "metrics_listen", "metrics_public",
         "mount", "host", "root",
         "submissions", "allow_private_feeds", "moderation_token",
+        "public_url", "websub", "websub_lease",
     }
 )  # fmt: skip
 
@@ -182,6 +184,15 @@ def _boolean(text: str) -> bool:
     if value in ("0", "no", "false", "off"):
         return False
     raise ValueError(f"expected yes or no, got {text!r}")
+
+
+def _public_url(text: str) -> str:
+    """An absolute http(s) URL; the WebSub callbacks live under it."""
+    value = text.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return value.rstrip("/") + "/"
 
 
 def _pixels(text: str) -> int:
@@ -345,6 +356,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         submissions=get("submissions", _boolean, d.submissions),
         allow_private_feeds=get("allow_private_feeds", _boolean, d.allow_private_feeds),
         moderation_token=get("moderation_token", _secret, d.moderation_token),
+        public_url=get("public_url", _public_url, d.public_url),
+        websub=get("websub", _boolean, d.websub),
+        websub_lease=get("websub_lease", parse_duration, d.websub_lease),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

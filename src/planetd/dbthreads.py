@@ -35,9 +35,11 @@ from planetd.boundaries import (
     Stores,
     StoresReadingLists,
     StoresSubmissions,
+    StoresSubscriptions,
     Submission,
     SubmissionForm,
     SubmissionState,
+    Subscription,
 )
 from planetd.store import Database, ThreadLocalDatabases, open_database
 
@@ -119,6 +121,15 @@ class _NamedOperations:
         now: datetime,
     ) -> Deferred[Submission | None]:
         return self._write(lambda db: db.submission_queue().decide(sid, state, reason, now))
+
+    def subscriptions(self: _RunsDatabaseWork) -> Deferred[list[Subscription]]:
+        return self._read(lambda db: db.subscriptions())
+
+    def save_subscription(self: _RunsDatabaseWork, subscription: Subscription) -> Deferred[None]:
+        return self._write(lambda db: db.save_subscription(subscription))
+
+    def forget_subscription(self: _RunsDatabaseWork, feed_url: FeedURL) -> Deferred[None]:
+        return self._write(lambda db: db.forget_subscription(feed_url))
 
 
 class Store(_NamedOperations):
@@ -220,5 +231,7 @@ if TYPE_CHECKING:  # static conformance: both shells are the store the others ex
     _threaded_submissions: type[StoresSubmissions] = Store
     _inline_submissions: type[StoresSubmissions] = InlineStore
     _inline: type[Stores] = InlineStore
+    _threaded_subs: type[StoresSubscriptions] = Store
+    _inline_subs: type[StoresSubscriptions] = InlineStore
     _threaded_runs: type[_RunsDatabaseWork] = Store
     _inline_runs: type[_RunsDatabaseWork] = InlineStore

@@ -71,6 +71,9 @@ class RawFeed:
     sy_period: str | None = None
     sy_frequency: str | None = None
     entries: tuple[RawEntry, ...] = ()
+    #: The first ``atom:link rel="hub"`` and ``rel="self"`` hrefs (WebSub discovery).
+    hub: str | None = None
+    self_url: str | None = None
 
 
 def build_entries(

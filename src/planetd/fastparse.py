@@ -205,6 +205,8 @@ class _Reader:
             sy_period=fields.extra.get("sy_updateperiod"),
             sy_frequency=fields.extra.get("sy_updatefrequency"),
             entries=entries,
+            hub=fields.hub,
+            self_url=fields.self_url,
         )
 
     def entry(self, element: Any) -> RawEntry:
@@ -266,6 +268,12 @@ class _Reader:
         if len(element) or (element.text or "").strip():
             raise DeclinedError("a link with both href and text")
         rel = attrs.get("rel", "alternate").lower()
+        if not in_entry and rel in ("hub", "self"):
+            target = str(_urljoin(self.base(element), href))
+            if rel == "hub" and out.hub is None:
+                out.hub = target
+            elif rel == "self" and out.self_url is None:
+                out.self_url = target
         default = "application/atom+xml" if rel == "self" else "text/html"
         kind = map_type(attrs.get("type", default).lower())
         if rel == "alternate" and kind in ("text/html", "application/xhtml+xml"):
@@ -384,6 +392,9 @@ class _Fields:
         self.title = ""
         self.title_type = "text/plain"
         self.link: str | None = None
+        #: The feed's first ``rel="hub"`` and ``rel="self"`` link targets (WebSub discovery).
+        self.hub: str | None = None
+        self.self_url: str | None = None
         self.author = ""
         self.published = ""
         self.updated = ""

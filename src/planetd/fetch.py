@@ -79,6 +79,7 @@ from planetd.decide import merge_validators
 from planetd.fetcherrors import FetchError, check_http_url, describe, status_line, was_cancelled
 from planetd.fetchfile import fetch_file
 from planetd.hints import parse_freshness, parse_retry_after
+from planetd.websublinks import link_relations
 
 if TYPE_CHECKING:
     from treq._types import _ITreqReactor
@@ -287,7 +288,7 @@ class Fetcher:
                 return _failed(response, url, str(e))
             if not body:
                 return _failed(response, url, "empty response body")
-            return FetchResult(
+            result = FetchResult(
                 kind=FetchKind.OK,
                 http_status=code,
                 body=body,
@@ -300,6 +301,8 @@ class Fetcher:
                 final_url=url,
                 fresh_for=self._freshness(response),
             )
+            hub, self_url = link_relations(response.headers.getRawHeaders("link", []), url)
+            return attrs.evolve(result, hub=hub, self_url=self_url) if hub else result
         await discard(response)
         if code == 304:
             answered = Validators(

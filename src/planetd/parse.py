@@ -28,6 +28,7 @@ from planetd.entryrules import Detail, RawEntry, RawFeed, build_entries, safe_li
 from planetd.fastparse import FAST_PARSER, read_fast
 from planetd.hints import parse_sy_period, parse_ttl_minutes
 from planetd.sanitize import plain_text
+from planetd.websublinks import web_url
 
 #: The name ``ParsedFeed.parser`` gives feedparser.
 FEEDPARSER = "feedparser"
@@ -88,6 +89,8 @@ def parse_with_feedparser(
         sy_period=feed.get("sy_updateperiod"),
         sy_frequency=feed.get("sy_updatefrequency"),
         entries=tuple(_raw_entry(entry) for entry in raw_entries),
+        hub=_rel(feed, "hub"),
+        self_url=_rel(feed, "self"),
     )
     return finish(raw, url, known, warning=_describe(bozo) if bozo else None)
 
@@ -111,7 +114,17 @@ def finish(
         ttl=max(hints) if hints else None,
         warning=warning,
         parser=parser,
+        hub=web_url(raw.hub, url),
+        self_url=web_url(raw.self_url, url),
     )
+
+
+def _rel(feed: Any, rel: str) -> str | None:
+    """The first of feedparser's feed-level links with relation ``rel`` (WebSub discovery)."""
+    for link in feed.get("links") or []:
+        if (link.get("rel") or "").lower() == rel and link.get("href"):
+            return str(link["href"])
+    return None
 
 
 def _describe(exc: object) -> str:

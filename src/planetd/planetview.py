@@ -51,6 +51,7 @@ from planetd.boundaries import (
     SearchResults,
     StoredEntry,
     StoresAllPlanets,
+    Subscription,
 )
 
 if TYPE_CHECKING:
@@ -117,6 +118,9 @@ class PlanetReads:
             for s in self.db.feed_states(active_only=active_only)
             if s.url in self.feeds
         ]
+
+    def websub_states(self) -> dict[FeedURL, Subscription]:
+        return {u: s for u, s in self.db.websub_states().items() if u in self.feeds}
 
     def hidden_counts(self) -> dict[FeedURL, dict[str, int]]:
         counts = {u: dict(c) for u, c in self.db.hidden_counts().items() if u in self.feeds}

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
@@ -37,6 +37,7 @@ from planetd.boundaries import (
     FeedStatus,
     FeedURL,
     Fetches,
+    FetchResult,
     Metrics,
     ParsedFeed,
     Parses,
@@ -49,6 +50,8 @@ from planetd.boundaries import (
 from planetd.decide import decide_poll, needs_parse
 from planetd.nometrics import NULL_METRICS
 from planetd.schedule import Bounds, startup_delays
+from planetd.websublinks import discovered
+from planetd.websubplan import pushed_result
 
 
 def _host(url: str) -> str:
@@ -89,6 +92,10 @@ class Poller:
         #: Fetches a reading list and applies it; answers the seconds until its next fetch.
         self.on_list: Callable[[ReadingList], Awaitable[float | None]] | None = None
         self._list_next: dict[FeedURL, float | None] = {}
+        #: The feed as one poll uses it (WebSub polls a pushed feed at ``max_interval``).
+        self.tune: Callable[[FeedConfig], FeedConfig] = lambda feed: feed
+        #: Also told of every finished poll or push (the WebSub subscriber listens here).
+        self.watchers: list[Callable[[PollReport], None]] = []
         self.use_config(config)
         self._heap: list[tuple[float, int, FeedURL]] = []
         self._scheduled: dict[FeedURL, float] = {}
@@ -300,6 +307,42 @@ class Poller:
             max_bytes=feed.max_feed_bytes,
         )
         self.metrics.fetch_finished(fetched.elapsed)
+        return await self._digest(url, fetched, started)
+
+    def take_pushed(
+        self, url: FeedURL, body: bytes, content_type: str | None
+    ) -> Deferred[PollReport | None]:
+        """A document a WebSub hub pushed for ``url``: parsed, decided and stored exactly
+        as a fetched one (:meth:`_digest`); None for a feed no longer polled."""
+        state = self.states.get(url)
+        if url not in self.feeds or state is None:
+            return succeed(None)
+        fetched = pushed_result(state, body, content_type)
+        d = Deferred.fromCoroutine(self._digest(url, fetched, self.reactor.seconds()))
+
+        def reschedule(report: PollReport) -> PollReport:
+            state = self.states.get(url)
+            idle = url not in self._in_flight and url not in self._ready
+            if self._running and idle and state is not None and state.next_poll_at is not None:
+                self._schedule(url, state.next_poll_at.timestamp())
+                self._arm()
+            return report
+
+        return d.addCallback(reschedule)
+
+    def poll_within(self, url: FeedURL, seconds: float) -> None:
+        """Poll ``url`` within ``seconds`` unless it is due sooner (its push stopped)."""
+        when = self.reactor.seconds() + seconds
+        busy = url in self._in_flight or url in self._ready
+        later = self._scheduled.get(url, when + 1) > when
+        if self._running and url in self.feeds and not busy and later:
+            self._schedule(url, when)
+            self._arm()
+
+    async def _digest(self, url: FeedURL, fetched: FetchResult, started: float) -> PollReport:
+        """Parse, decide and store one fetched (or pushed) document: the one path for both."""
+        feed = self.tune(self.feeds[url])
+        state = self.states[url]
         parsed: ParsedFeed | None = None
         if needs_parse(state, fetched):
             assert fetched.body is not None
@@ -332,6 +375,7 @@ class Poller:
             self.states[url] = outcome.state
         self.polls += 1
         elapsed = self.reactor.seconds() - started
+        found = discovered(url, fetched, parsed)
         report = PollReport(
             url=url,
             status=outcome.state.status,
@@ -346,10 +390,14 @@ class Poller:
                 else None
             ),
             not_modified=parsed is None and outcome.state.status is FeedStatus.OK,
+            hub=found.hub if found is not None else None,
+            topic=found.topic if found is not None else None,
+            pushed=fetched.pushed,
         )
         self.log.info(
-            "polled {url}: {status}{http_text} in {elapsed:.3f}s,"
+            "{how} {url}: {status}{http_text} in {elapsed:.3f}s,"
             " {new_entries} new entries{error_text}",
+            how="pushed" if fetched.pushed else "polled",
             url=url,
             status=report.status.value,
             http_status=report.http_status,
@@ -361,6 +409,8 @@ class Poller:
         self.metrics.poll_finished(report)
         if self.on_poll is not None:
             self.on_poll(report)
+        for watch in self.watchers:
+            watch(report)
         return report
 
     async def _report_into(self, url: FeedURL, reports: list[PollReport]) -> None:

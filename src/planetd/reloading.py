@@ -182,6 +182,8 @@ class Reloader:
             await store.sync_feeds(new.feeds, self.now())
             states = await store.feed_states()
             self.assembly.poller.reconfigure(new, states)
+            if self.assembly.websub is not None:
+                self.assembly.websub.reconfigure(new)
             if plan.rerender:
                 await self._swap_web(new)
             return plan

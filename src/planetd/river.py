@@ -34,6 +34,7 @@ from planetd.boundaries import (
     Judge,
     PlanetConfig,
     StoredEntry,
+    Subscription,
 )
 
 #: How many entries a river page holds when ``items_per_page`` is 0 or unset.
@@ -215,6 +216,8 @@ class FeedView:
     next_poll: Moment | None = None
     #: The reading list (its URL) the feed came from, or None.
     reading_list: str | None = None
+    #: The feed's WebSub subscription state (``active``, ``denied``, ...), or None.
+    push: str | None = None
 
 
 def feed_id(url: str) -> str:
@@ -234,10 +237,12 @@ def feed_views(
     config: PlanetConfig,
     now: datetime,
     hidden: Mapping[FeedURL, Mapping[str, int]] | None = None,
+    websub: Mapping[FeedURL, Subscription] | None = None,
 ) -> list[FeedView]:
     """What the pages show of each feed, with the names the config gives them."""
     configured = {f.url: f for f in config.feeds}
     hidden = hidden or {}
+    websub = websub or {}
     return [
         FeedView(
             id=feed_id(s.url),
@@ -258,6 +263,7 @@ def feed_views(
             last_success=_moment(s.last_success_at, now),
             next_poll=_moment(shown_next_poll(s), now),
             reading_list=reading_list_of(configured.get(s.url)),
+            push=websub[s.url].state.value if s.url in websub else None,
         )
         for s in states
     ]

@@ -90,8 +90,25 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # 3: the full-text index of the entries, filled from the rows already there.
     3: searchindex.SCHEMA,
-    # 6: the queue of suggested feeds (``/submit``). Numbers 4 and 5 belong to other
-    # capabilities; a gap is skipped.
+    # 5: WebSub subscriptions, one per feed (queried by planetd.websubstore); a row
+    # outlives its feed's config section until the hub verifies the unsubscription.
+    5: """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        callback_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        requested_at REAL,
+        lease_expires_at REAL,
+        last_push_at REAL,
+        pushes_accepted INTEGER NOT NULL DEFAULT 0,
+        pushes_rejected INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    """,
+    # 6: the queue of suggested feeds (``/submit``).
     6: submissionstore.SCHEMA,
 }
 
@@ -207,11 +224,10 @@ def migrate(
             raise StoreError(f"{path}: needs a migration; start the daemon once")
         return version
     try:
+        # A number without a migration is skipped: it only moves the version.
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            if target not in _MIGRATIONS:
-                continue
             with Transaction(conn):
-                for statement in _statements(_MIGRATIONS[target]):
+                for statement in _statements(_MIGRATIONS.get(target, "")):
                     conn.execute(statement)
                 if target in _FILLS:
                     _FILLS[target](conn, progress)

@@ -35,6 +35,7 @@ from planetd import __version__
 from planetd.boundaries import PlanetConfig
 from planetd.reload import ReloadPlan
 from planetd.reloading import CurrentWeb, Reloader
+from planetd.websubweb import bounded_request
 from planetd.wiring import PlanetAssembly
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ class PlanetService(Service):
 
         self.resource.current = self.web.resource()
         site = _PlanetSite(self.resource, access_log=self.config.access_log, on_answer=count)
+        site.requestFactory = bounded_request(self.config, self.reactor)
         for endpoint in self.endpoints:
             self.ports.append(await endpoint.listen(site))
         if self.metrics_endpoint is not None:
@@ -162,6 +164,8 @@ class PlanetService(Service):
             self.ports.append(await self.metrics_endpoint.listen(metrics_site))
         await self.reloader.load_list_states()
         self.poller.start()
+        if self.parts.websub is not None:
+            self.parts.websub.start()
         self._install_hup()
         self._up = True
         if self._reload_waiting:

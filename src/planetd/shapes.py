@@ -26,6 +26,7 @@ from planetd.boundaries import (
     SearchHit,
     StoredEntry,
     Submission,
+    Subscription,
 )
 from planetd.river import (
     entry_uri,
@@ -137,16 +138,44 @@ def feed_json(
     }
 
 
-def feeds_document(states: Sequence[FeedState], config: PlanetConfig, now: datetime) -> bytes:
-    """The ``/api/feeds`` document: every feed the store holds, in the store's order."""
+def feeds_document(
+    states: Sequence[FeedState],
+    config: PlanetConfig,
+    now: datetime,
+    websub: Mapping[FeedURL, Subscription] | None = None,
+) -> bytes:
+    """The ``/api/feeds`` document: every feed the store holds, in the store's order.
+
+    ``websub`` is each feed's WebSub subscription (None: push is off, every
+    feed says ``"websub": null``).
+    """
     configured: Mapping[FeedURL, FeedConfig] = {f.url: f for f in config.feeds}
+    subs = websub or {}
     return dump_json(
         {
             "feeds": [
-                feed_json(s, configured.get(s.url), config.activity_threshold, now) for s in states
+                feed_json(s, configured.get(s.url), config.activity_threshold, now)
+                | {"websub": websub_json(subs.get(s.url))}
+                for s in states
             ]
         }
     )
+
+
+def websub_json(sub: Subscription | None) -> dict[str, Any] | None:
+    """A feed's WebSub subscription in ``/api/feeds``, or None without one."""
+    if sub is None:
+        return None
+    return {
+        "hub": sub.hub,
+        "topic": sub.topic,
+        "state": sub.state.value,
+        "lease_expires_at": rfc3339(sub.lease_expires_at),
+        "last_push_at": rfc3339(sub.last_push_at),
+        "pushes_accepted": sub.pushes_accepted,
+        "pushes_rejected": sub.pushes_rejected,
+        "last_error": sub.last_error,
+    }
 
 
 # -- /feed.json ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from planetd.boundaries import (
     SearchQuery,
     SearchResults,
     StoredEntry,
+    Subscription,
 )
 from planetd.groups import find_group, group_path, groups_by_feed
 from planetd.render import Renderer, read_stylesheet
@@ -41,6 +42,7 @@ from planetd.river import (
 )
 from planetd.search import encode_search_cursor
 from planetd.shapes import entries_document, feeds_document, search_document
+from planetd.websubplan import websub_enabled
 
 __all__ = [
     "API_DEFAULT_LIMIT",
@@ -88,10 +90,16 @@ class Site:
             url: [g.slug for g in found] for url, found in groups_by_feed(self.groups).items()
         }
 
-    def _read_feeds(self, db: ReadsPlanet, now: datetime) -> tuple[list[FeedState], list[FeedView]]:
-        """The one read of the feeds a build makes, and the views the pages show of them."""
+    def _read_feeds(
+        self,
+        db: ReadsPlanet,
+        now: datetime,
+        websub: Mapping[FeedURL, Subscription] | None = None,
+    ) -> tuple[list[FeedState], list[FeedView]]:
+        """The one read of the feeds a build makes, and the views the pages show of them
+        (with their WebSub subscriptions when ``websub`` gives them)."""
         states = db.feed_states()
-        return states, feed_views(states, self.config, now, db.hidden_counts())
+        return states, feed_views(states, self.config, now, db.hidden_counts(), websub)
 
     def _river(
         self,
@@ -143,7 +151,8 @@ class Site:
         # feed's state as of that poll or later.
         fetched = self._fetch(db)
         api_entries = self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
-        states, views = self._read_feeds(db, now)
+        websub = db.websub_states() if websub_enabled(self.config) else None
+        states, views = self._read_feeds(db, now, websub)
         page = river_page(views, fetched, self.config)
         older = f"{root}?before={page.older}" if paginate and page.older else None
         render = self.renderer
@@ -154,7 +163,10 @@ class Site:
             "/rss20.xml": Output(render.rss20(page.entries, now), XML_RSS),
             "/opml.xml": Output(render.opml(views, now), XML_OPML),
             "/feed.json": Output(render.json_feed(page.entries), JSON_FEED),
-            "/api/feeds": Output(feeds_document(states, self.config, now), JSON),
+            "/api/feeds": Output(
+                feeds_document(states, self.config, now, websub),
+                JSON,
+            ),
             "/api/entries": Output(api_entries, JSON),
         }
         return outputs, views

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from planetd import schema, searchindex
+from planetd import schema, searchindex, websubstore
 from planetd.boundaries import (
     EntryID,
     EntryKey,
@@ -40,6 +40,7 @@ from planetd.boundaries import (
     SearchQuery,
     SearchResults,
     StoredEntry,
+    Subscription,
     Validators,
 )
 from planetd.entrywrite import execute_plan, read_stored_feed
@@ -404,6 +405,24 @@ class Database:
                         hits.append(hit)
         more = position < len(ranking)
         return SearchResults(hits=tuple(hits), next_offset=position if more else None)
+
+    # -- push (WebSub): the queries are planetd.websubstore's ----------------------
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every stored WebSub subscription."""
+        return websubstore.load(self._conn)
+
+    def websub_states(self) -> dict[FeedURL, Subscription]:
+        """Each feed's WebSub subscription, by feed URL."""
+        return {sub.feed_url: sub for sub in websubstore.load(self._conn)}
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        with self._transaction():
+            websubstore.save(self._conn, subscription)
+
+    def forget_subscription(self, feed_url: FeedURL) -> None:
+        with self._transaction():
+            websubstore.forget(self._conn, feed_url)
 
     def hidden_counts(self) -> dict[FeedURL, dict[str, int]]:
         """Per feed, how many entries are hidden when stored, by reason."""

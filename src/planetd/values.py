@@ -147,6 +147,12 @@ class PlanetConfig:
     allow_private_feeds: bool = False
     #: The secret that opens ``/moderate`` (None: no moderation page at all).
     moderation_token: str | None = None
+    #: Where the world reaches this daemon (WebSub callbacks are under it); None: no push.
+    public_url: str | None = None
+    #: ``websub = no`` turns push off even with a ``public_url``.
+    websub: bool = True
+    #: Seconds of lease asked of a WebSub hub (``hub.lease_seconds``).
+    websub_lease: float = 10 * 86400.0
 
 
 @attrs.frozen
@@ -187,6 +193,11 @@ class FetchResult:
     #: Seconds the server says the body stays fresh (Cache-Control max-age or Expires).
     fresh_for: float | None = None
     elapsed: float = 0.0
+    #: The WebSub hub and self URLs the response's ``Link`` headers named, if any.
+    hub: str | None = None
+    self_url: str | None = None
+    #: True for a document a WebSub hub pushed (no fetch happened).
+    pushed: bool = False
 
 
 @attrs.frozen
@@ -223,6 +234,9 @@ class ParsedFeed:
     warning: str | None = None
     #: Which parser read the document: "feedparser", or the fast path's name.
     parser: str = "feedparser"
+    #: The WebSub hub and self URLs the document's ``atom:link`` elements named, if any.
+    hub: str | None = None
+    self_url: str | None = None
 
 
 @attrs.frozen
@@ -305,6 +319,11 @@ class PollReport:
     elapsed: float
     error: str | None
     not_modified: bool
+    #: The WebSub hub and topic (self URL) the response or document named, if any.
+    hub: str | None = None
+    topic: str | None = None
+    #: True when a hub pushed the document instead of a poll fetching it.
+    pushed: bool = False
 
 
 @attrs.frozen
@@ -495,3 +514,43 @@ class Submission:
     reason: str | None = None
     decided_at: datetime | None = None
     preview: Preview = Preview()
+
+
+# -- push (WebSub) -----------------------------------------------------------------------
+
+
+class WebSubState(str, enum.Enum):
+    """Where one WebSub subscription stands, as ``/api/feeds`` names it."""
+
+    #: Asked of the hub; the hub has not verified it yet.
+    REQUESTED = "requested"
+    #: Verified: the hub pushes until the lease expires.
+    ACTIVE = "active"
+    #: The hub refused it (or could not be reached): polling as usual, retried later.
+    DENIED = "denied"
+    #: The lease ran out without a renewal: polling as usual, subscribed again.
+    LAPSED = "lapsed"
+    #: The feed left the config: asked the hub to stop; forgotten once it verifies.
+    UNSUBSCRIBING = "unsubscribing"
+
+
+@attrs.frozen
+class Subscription:
+    """One feed's WebSub subscription as the store keeps it."""
+
+    feed_url: FeedURL
+    hub: str
+    #: The topic: the feed's self URL (what the hub knows it by).
+    topic: str
+    secret: str
+    #: The unguessable last segment of the callback URL, ``/websub/<callback_id>``.
+    callback_id: str
+    state: WebSubState = WebSubState.REQUESTED
+    #: When the last request went to the hub (subscribe, renew or unsubscribe).
+    requested_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    last_push_at: datetime | None = None
+    pushes_accepted: int = 0
+    pushes_rejected: int = 0
+    #: Why the hub refused, or why asking it failed.
+    last_error: str | None = None

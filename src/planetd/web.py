@@ -2,7 +2,8 @@
 
 Owns HTTP only: routes, query validation (bad input is a 400 with a JSON
 error; on ``/search``, the page saying why), ``/healthz``, the feeds' faces at
-``/faces/<file>`` (read once at start, served from memory) and the guard of
+``/faces/<file>`` (read once at start, served from memory), the WebSub
+callbacks at ``/websub/<id>`` (answered by an :class:`AnswersCallbacks`), the guard of
 ``/metrics`` on the public listener (loopback clients only, unless
 ``metrics_public``; not served at all when ``metrics_listen`` gives it a
 listener of its own), and which route template a request matched (the label
@@ -26,7 +27,14 @@ from twisted.web.resource import IResource
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
-from planetd.boundaries import FeedURL, Group, Output, ReadsPlanet, SearchTooSlowError
+from planetd.boundaries import (
+    AnswersCallbacks,
+    FeedURL,
+    Group,
+    Output,
+    ReadsPlanet,
+    SearchTooSlowError,
+)
 from planetd.faces import face_content_type
 from planetd.httpcache import FACE, STYLESHEET, bad_request, prepare, serve
 from planetd.outputs import OutputCache
@@ -51,6 +59,7 @@ class PlanetWeb:
         groups: The cache of each group's outputs, by slug: built on the first request
             after the store moved on, never by a poll.
         desk: ``/submit`` and ``/moderate`` (None: submissions are off, both say 404).
+        websub: Answers the WebSub callbacks at ``/websub/<id>`` (None: push is off, 404).
     """
 
     app = Klein()
@@ -67,8 +76,10 @@ class PlanetWeb:
         metrics_public: bool = False,
         groups: Mapping[str, OutputCache] | None = None,
         desk: SubmitDesk | None = None,
+        websub: AnswersCallbacks | None = None,
     ) -> None:
         self.site = site
+        self.websub = websub
         self.outputs = outputs
         self.is_running = is_running
         self._stylesheet = prepare(
@@ -129,6 +140,14 @@ class PlanetWeb:
         )
         assert cached is not None
         return serve(request, cached)
+
+    @app.route("/websub/<string:callback_id>", methods=["GET", "POST"])
+    async def websub_callback(self, request: IRequest, callback_id: str) -> bytes:
+        if self.websub is None:
+            request.setResponseCode(404)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"push is off\n"
+        return await self.websub.answer(request, callback_id)
 
     @app.route("/feeds", methods=["GET", "HEAD"])
     async def feeds_page(self, request: IRequest) -> bytes:

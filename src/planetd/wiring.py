@@ -12,6 +12,11 @@ reports) and reads the feeds' face files once, before the reactor runs.
 It decides nothing and starts no timer: the daemon calls ``poller.start()``
 for the endless loop, the command line calls ``poller.poll_once(...)``.
 
+With a ``public_url``, the assembly also holds the WebSub subscriber
+(:class:`planetd.websub.WebSubscriber`), hooked into the poller (its
+schedule of pushed feeds and the hubs each poll discovers) and into the web
+face (the callbacks).
+
 The web layer (Klein, Jinja2) is imported inside :func:`web_face` only, so
 ``planetd poll`` never loads it.
 """
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 
 from planetd.boundaries import (
+    AnswersCallbacks,
     FeedURL,
     ListedFeed,
     Metrics,
@@ -43,6 +49,9 @@ from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.reload import effective_config
 from planetd.submitweb import DeskState
+from planetd.websub import WebSubscriber, hub_client
+from planetd.websubplan import websub_enabled
+from planetd.websubweb import WebSubCallbacks
 from planetd.workers import ParsePool
 
 if TYPE_CHECKING:
@@ -156,6 +165,7 @@ def web_face(
     metrics_page: IResource | None = None,
     root: str = "/",
     make_desk: Callable[[PlanetConfig, Renderer], SubmitDesk | None] | None = None,
+    websub: AnswersCallbacks | None = None,
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -170,6 +180,7 @@ def web_face(
         metrics_page: ``/metrics`` on this web face (None: 404 there).
         root: Where the planet is served (its mount when it is one of several).
         make_desk: ``/submit`` and ``/moderate`` for this face (None: both 404).
+        websub: The WebSub callbacks at ``/websub/<id>`` (None: push is off).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
@@ -207,6 +218,7 @@ def web_face(
         metrics_public=config.metrics_public,
         groups=groups,
         desk=None if make_desk is None else make_desk(config, renderer),
+        websub=websub,
     )
 
 
@@ -259,6 +271,20 @@ class PlanetAssembly:
         self.desk_state = DeskState()
         #: Starts a reload of the config (the service sets it once it can reload).
         self.request_reload: Callable[[], object] = lambda: None
+        #: The WebSub subscriber, when the planet has a ``public_url`` (else None).
+        self.websub: WebSubscriber | None = None
+        self.callbacks: AnswersCallbacks | None = None
+        if websub_enabled(config):
+            self.websub = WebSubscriber(
+                config,
+                self.store,
+                self.poller,
+                hub_client(reactor, user_agent(config)),
+                reactor,
+            )
+            self.poller.tune = self.websub.tune
+            self.poller.watchers.append(self.websub.heard)
+            self.callbacks = WebSubCallbacks(self.websub)
         self.web = self.make_web(config)
 
     def make_web(self, config: PlanetConfig) -> WebFace:
@@ -275,6 +301,7 @@ class PlanetAssembly:
             metrics=self.metrics,
             metrics_page=None if config.metrics_listen else self.metrics_page,
             make_desk=self._desk,
+            websub=self.callbacks,
         )
 
     def _desk(self, config: PlanetConfig, renderer: Renderer) -> SubmitDesk | None:
@@ -328,6 +355,7 @@ class PlanetAssembly:
                 metrics=self.metrics,
                 metrics_page=None if config.metrics_listen else self.metrics_page,
                 root=planet.place.link_root,
+                websub=self.callbacks,
             )
             for planet in shown
         ]
@@ -345,6 +373,8 @@ class PlanetAssembly:
     async def open(self) -> None:
         """Open the poll path, then render every page (so the first visitor pays nothing)."""
         await self.aggregation.open()
+        if self.websub is not None:
+            await self.websub.load()
         if self.poller.config != self.aggregation.config:  # feeds of reading lists
             self.web = self.make_web(self.poller.config)
         await self.web.outputs.refresh()
@@ -352,6 +382,8 @@ class PlanetAssembly:
     async def close(self) -> None:
         """Stop the poller (in-flight polls get their grace) and any armed page rebuild,
         then close the poll path."""
+        if self.websub is not None:
+            self.websub.stop()
         await self.poller.stop()
         self.web.stop()
         await self.aggregation.close()
