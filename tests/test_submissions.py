@@ -203,7 +203,7 @@ def test_the_queue_refuses_duplicates_and_keeps_rejections(tmp_path: Path) -> No
 
 def test_a_schema_3_database_gains_the_queue(tmp_path: Path) -> None:
     """A database written before suggestions (schema 3) is migrated in place: the queue's
-    table is created, the numbers other capabilities hold are skipped, entries stay."""
+    table is created after the migrations before it, entries stay."""
     import sqlite3
 
     from planetd.schema import SCHEMA_VERSION
@@ -212,6 +212,7 @@ def test_a_schema_3_database_gains_the_queue(tmp_path: Path) -> None:
     open_database(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE submissions")
+        conn.execute("DROP TABLE websub")
         conn.execute("PRAGMA user_version = 3")
     conn.close()
     db = open_database(path)
