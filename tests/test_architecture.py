@@ -46,6 +46,7 @@ LAYERS: dict[str, str] = {
     "faces": "core",
     "nometrics": "core",
     "search": "core",
+    "changes": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
@@ -64,6 +65,7 @@ LAYERS: dict[str, str] = {
     "httpcache": "shell",
     "terminal": "shell",
     "prometheus": "shell",
+    "livefeed": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",

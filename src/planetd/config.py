@@ -65,6 +65,7 @@ PLANET_KEYS = frozenset(
         "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
         "future_dates", "listen", "database", "template_dir", "access_log",
         "faces_dir", "metrics_listen", "metrics_public",
+        "max_event_streams", "event_heartbeat",
     }
 )  # fmt: skip
 
@@ -141,6 +142,13 @@ def _whole_number(text: str) -> int:
         return _positive_int(text)
     except ValueError:
         raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_duration(text: str) -> float:
+    value = parse_duration(text)
+    if value <= 0:
+        raise ValueError(f"expected a duration above zero, got {text!r}")
+    return value
 
 
 def _regex(text: str) -> str:
@@ -298,6 +306,8 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
         metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
         metrics_public=get("metrics_public", _boolean, d.metrics_public),
+        max_event_streams=get("max_event_streams", _whole_number, d.max_event_streams),
+        event_heartbeat=get("event_heartbeat", _positive_duration, d.event_heartbeat),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

@@ -346,6 +346,7 @@ class Poller:
                 else None
             ),
             not_modified=parsed is None and outcome.state.status is FeedStatus.OK,
+            new_ids=record.new_ids,
         )
         self.log.info(
             "polled {url}: {status}{http_text} in {elapsed:.3f}s,"

@@ -128,6 +128,11 @@ class PlanetConfig:
     unknown: tuple[str, ...] = ()
     #: Feed sections with ``content_type = opml`` (or ``foaf``): subscription lists.
     reading_lists: tuple[ReadingList, ...] = ()
+    # -- live river (``/events``) --
+    #: Most ``/events`` streams open at once; one more is answered 503 with Retry-After.
+    max_event_streams: int = 1000
+    #: Seconds between two heartbeat comments on every open ``/events`` stream.
+    event_heartbeat: float = 15.0
 
 
 @attrs.frozen
@@ -267,6 +272,8 @@ class PollRecord:
 
     new_entries: int = 0
     updated_entries: int = 0
+    #: Ids of the new entries stored visible (not hidden as flood or duplicate), for ``/events``.
+    new_ids: tuple[EntryID, ...] = ()
 
 
 @attrs.frozen
@@ -286,6 +293,8 @@ class PollReport:
     elapsed: float
     error: str | None
     not_modified: bool
+    #: Ids of the new entries stored visible (:attr:`PollRecord.new_ids`), for ``/events``.
+    new_ids: tuple[EntryID, ...] = ()
 
 
 @attrs.frozen
