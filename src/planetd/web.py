@@ -16,6 +16,7 @@ headers are :mod:`planetd.httpcache`'s. It is assembled by
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -47,6 +48,9 @@ class PlanetWeb:
         metrics: The ``/metrics`` resource for the public listener, or None when
             metrics are served on a listener of their own (then this one says 404).
         metrics_public: Serve ``/metrics`` to every client, not only loopback ones.
+        events: The live river's ``/events`` resource, or None when the live river is
+            off (then ``/events``, ``/static/live.js`` and ``/fragments/entries`` say 404).
+        live_script: The bytes of ``/static/live.js``.
     """
 
     app = Klein()
@@ -61,6 +65,8 @@ class PlanetWeb:
         faces: Mapping[str, bytes] | None = None,
         metrics: IResource | None = None,
         metrics_public: bool = False,
+        events: IResource | None = None,
+        live_script: bytes = b"",
     ) -> None:
         self.site = site
         self.outputs = outputs
@@ -75,6 +81,10 @@ class PlanetWeb:
         }
         self._metrics = metrics
         self._metrics_public = metrics_public
+        self._events = events
+        self._live_script = prepare(
+            Output(live_script, "text/javascript; charset=utf-8"), outputs.now(), None, STYLESHEET
+        )
 
     def route_of(self, path: bytes, method: bytes) -> str:
         """The route template a request matched (``/feeds/<string:fid>``), or ``other``.
@@ -147,6 +157,37 @@ class PlanetWeb:
     @app.route("/planetd.css", methods=["GET", "HEAD"])
     def stylesheet(self, request: IRequest) -> bytes:
         return serve(request, self._stylesheet)
+
+    # -- the live river ------------------------------------------------------------------
+
+    @app.route("/events", methods=["GET"])
+    def events(self, request: IRequest) -> IResource | bytes:
+        """Server-Sent Events, served as they are: never cached, never compressed."""
+        if self._events is None:
+            return _not_found(request, b"the live river is off (max_event_streams = 0)\n")
+        return self._events
+
+    @app.route("/static/live.js", methods=["GET", "HEAD"])
+    def live_script(self, request: IRequest) -> bytes:
+        if self._events is None:
+            return _not_found(request, b"the live river is off (max_event_streams = 0)\n")
+        return serve(request, self._live_script)
+
+    @app.route("/fragments/entries", methods=["GET", "HEAD"])
+    async def new_entries(self, request: IRequest) -> bytes:
+        """The entries named by ``id`` arguments, as the river renders them (live river)."""
+        if self._events is None:
+            return _not_found(request, b"the live river is off (max_event_streams = 0)\n")
+        values = request.args.get(b"id", []) if request.args else []
+        ids = sorted({v.decode("ascii", "replace") for v in values if isinstance(v, bytes)})
+        if not 1 <= len(ids) <= API_MAX_LIMIT or not all(_ENTRY_ID.match(i) for i in ids):
+            return bad_request(request, f"id must name 1 to {API_MAX_LIMIT} entries by their ids")
+        cached = await self.outputs.computed(
+            "/fragments/entries?" + ",".join(ids),
+            lambda db, _: Output(self.site.new_entries_fragment(db, ids), HTML),
+        )
+        assert cached is not None
+        return serve(request, cached)
 
     @app.route("/api/feeds", methods=["GET", "HEAD"])
     async def api_feeds(self, request: IRequest) -> bytes:
@@ -277,6 +318,16 @@ class PlanetWeb:
             return b"ok\n"
         request.setResponseCode(503)
         return b"starting\n"
+
+
+#: What an entry id looks like (``/api/entries``' ``id``): a few URL-safe characters.
+_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _not_found(request: IRequest, message: bytes) -> bytes:
+    request.setResponseCode(404)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return message
 
 
 def _is_local(request: IRequest) -> bool:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
 
     from planetd.boundaries import IDaemonReactor
+    from planetd.livefeed import ChangeFeed
     from planetd.web import PlanetWeb
 
 log = Logger()
@@ -139,6 +140,7 @@ def web_face(
     rebuild_delay: float = REBUILD_DELAY,
     metrics: Metrics = NULL_METRICS,
     metrics_page: IResource | None = None,
+    live: ChangeFeed | None = None,
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -151,12 +153,14 @@ def web_face(
             after a write always waits for the rebuild).
         metrics: Told how long each build of the pages took.
         metrics_page: ``/metrics`` on this web face (None: 404 there).
+        live: The change feed ``/events`` streams (None: no live river).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
     """
+    from planetd.livefeed import EventsResource
     from planetd.outputs import OutputCache
-    from planetd.render import Renderer, read_stylesheet
+    from planetd.render import Renderer, read_asset, read_stylesheet
     from planetd.site import Site
     from planetd.web import PlanetWeb
 
@@ -164,7 +168,7 @@ def web_face(
     for problem in faces.problems:
         log.warn("{problem}", problem=problem)
     renderer = Renderer(config, faces.files)
-    site = Site(config, renderer)
+    site = Site(config, renderer, last_event=None if live is None else lambda: live.last_event_id)
     return PlanetWeb(
         site,
         OutputCache(
@@ -179,6 +183,8 @@ def web_face(
         faces=faces.files,
         metrics=metrics_page,
         metrics_public=config.metrics_public,
+        events=None if live is None else EventsResource(live),
+        live_script=b"" if live is None else read_asset(renderer, "live.js"),
     )
 
 
@@ -214,12 +220,23 @@ class PlanetAssembly:
         is_running: Callable[[], bool] = lambda: True,
         rebuild_delay: float = REBUILD_DELAY,
     ) -> None:
+        from planetd.livefeed import ChangeFeed
         from planetd.prometheus import PrometheusMetrics
 
         self.metrics = PrometheusMetrics(lambda: list(self.poller.states.values()))
         self.metrics_page = self.metrics.resource(reactor)
+        #: The live river: every poll that stored visible entries is published here.
+        self.changes = ChangeFeed(
+            reactor, max_streams=config.max_event_streams, heartbeat=config.event_heartbeat
+        )
         self.aggregation = Aggregation(
-            config, database, reactor, rng=rng, workers=workers, metrics=self.metrics
+            config,
+            database,
+            reactor,
+            rng=rng,
+            workers=workers,
+            metrics=self.metrics,
+            on_poll=self.changes.polled,
         )
         self.store = self.aggregation.store
         self.poller = self.aggregation.poller
@@ -230,6 +247,9 @@ class PlanetAssembly:
 
     def make_web(self, config: PlanetConfig) -> PlanetWeb:
         """A web face for ``config`` over this planet's store (a reload makes a new one)."""
+        self.changes.configure(
+            max_streams=config.max_event_streams, heartbeat=config.event_heartbeat
+        )
         return web_face(
             config,
             self.store,
@@ -238,6 +258,7 @@ class PlanetAssembly:
             rebuild_delay=self.rebuild_delay,
             metrics=self.metrics,
             metrics_page=None if config.metrics_listen else self.metrics_page,
+            live=self.changes if config.max_event_streams else None,
         )
 
     async def open(self) -> None:
@@ -248,8 +269,9 @@ class PlanetAssembly:
         await self.web.outputs.refresh()
 
     async def close(self) -> None:
-        """Stop the poller (in-flight polls get their grace) and any armed page rebuild,
-        then close the poll path."""
+        """Stop the poller (in-flight polls get their grace), any armed page rebuild and
+        every live river stream, then close the poll path."""
         await self.poller.stop()
         self.web.outputs.stop()
+        self.changes.close()
         await self.aggregation.close()
