@@ -83,6 +83,11 @@ class ChangeFeed:
         return event_id(self.epoch, self.latest)
 
     @property
+    def kept(self) -> tuple[ChangeEvent, ...]:
+        """The events kept for clients that reconnect, oldest first."""
+        return tuple(self._ring)
+
+    @property
     def open_streams(self) -> int:
         """How many streams are open now."""
         return len(self._streams)
