@@ -42,7 +42,7 @@
 
   function update() {
     if (stale) {
-      showNotice("New entries: reload the page", function () { window.location.reload(); });
+      showNotice("The river has moved on: reload", function () { window.location.reload(); });
       return;
     }
     pending = pending.filter(function (id) { return !shown(id); });

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import attrs
 from treq.testing import StubTreq
+from twisted.web.test.requesthelper import DummyRequest
 
 from feeds import atom
 from planet_harness import Document, PlanetTestCase
@@ -49,3 +50,20 @@ class LiveWiring(PlanetTestCase):
         planet.parts.web = planet.parts.make_web(attrs.evolve(reloaded, max_event_streams=0))
         planet.http = StubTreq(planet.parts.web.app.resource())
         assert (await planet.get("/static/live.js"))[0] == 404
+
+    async def test_stopping_the_planet_ends_every_stream(self) -> None:
+        """The daemon's stop (the assembly's close) finishes every open ``/events`` stream,
+        so no client hangs on a daemon that is gone, and refuses new ones."""
+        server = self.serve({"/f.atom": Document(atom("W", "https://w.example/", FIRST).encode())})
+        planet = await self.planet_for([server.url("/f.atom")])
+        changes = planet.parts.changes
+        streams = [DummyRequest([b"events"]) for _ in range(3)]
+        for stream in streams:
+            changes.stream(stream)
+        assert changes.open_streams == 3
+        await planet.stop()
+        assert all(s.finished for s in streams)
+        assert changes.open_streams == 0
+        late = DummyRequest([b"events"])
+        changes.stream(late)
+        assert late.responseCode == 503
