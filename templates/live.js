@@ -2,8 +2,8 @@
  *
  * Loaded from the river's first page only (a <script src> with data attributes: the
  * Content-Security-Policy allows script from planetd itself, never inline). It listens
- * to /events (Server-Sent Events, resumed from the id the page was built at); each
- * event names new entries by id. A click fetches those entries from
+ * to /events (Server-Sent Events, opened once the page has settled, resumed from the
+ * id the page was built at); each event names new entries by id. A click fetches those entries from
  * /fragments/entries, rendered by the same template as the page from the same
  * sanitized store, and puts them at the top of their day. A reset event (the daemon
  * restarted, or this page is too old to catch up) offers a reload instead. Without
@@ -104,8 +104,23 @@
       .then(function () { loading = false; update(); });
   }
 
-  var source = new EventSource(eventsUrl);
-  source.addEventListener("entries", function (event) {
+  function connect() {
+    if (connected) { return; }
+    connected = true;
+    for (var i = 0; i < ACTIVITY.length; i++) {
+      window.removeEventListener(ACTIVITY[i], connect, true);
+    }
+    var source = new EventSource(eventsUrl);
+    source.addEventListener("open", function () { river.setAttribute("data-live", "open"); });
+    source.addEventListener("error", function () { river.setAttribute("data-live", "retrying"); });
+    source.addEventListener("entries", onEntries);
+    source.addEventListener("reset", function () {
+      stale = true;
+      update();
+    });
+  }
+
+  function onEntries(event) {
     var data;
     try { data = JSON.parse(event.data); } catch (e) { return; }
     var ids = (data && data.ids) || [];
@@ -115,9 +130,17 @@
       }
     }
     update();
-  });
-  source.addEventListener("reset", function () {
-    stale = true;
-    update();
-  });
+  }
+
+  // The stream opens once the page has settled: at the reader's first input, or after
+  // CONNECT_DELAY_MS. A page load then never ends in an endless request, which tools
+  // that wait for the network to go quiet (prerenderers, headless snapshots) need; the
+  // stream resumes from the page's own build, so nothing stored meanwhile is missed.
+  var CONNECT_DELAY_MS = 4000;
+  var ACTIVITY = ["pointerdown", "pointermove", "keydown", "wheel", "touchstart"];
+  var connected = false;
+  for (var a = 0; a < ACTIVITY.length; a++) {
+    window.addEventListener(ACTIVITY[a], connect, true);
+  }
+  window.setTimeout(connect, CONNECT_DELAY_MS);
 }());

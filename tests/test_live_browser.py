@@ -55,12 +55,9 @@ def test_a_new_entry_appears_on_an_open_river(
     with browser(1000, 900) as page:
         page.get(daemon.url("/"))
         wait_for(lambda: len(page.find_elements("css selector", "article.entry")) == 2, 10, "page")
-        # EventSource is connected once the stream is open on the daemon's side: give the
-        # deferred script a moment, then change the feed.
-        wait_for(
-            lambda: page.execute_script("return document.readyState") == "complete", 10, "load"
-        )
-        time.sleep(0.5)
+        # The stream opens once the page has settled (a few seconds, or the reader's first
+        # input); the script marks the river when it is open.
+        wait_for(lambda: page.find_elements("css selector", "#river[data-live=open]"), 10, "stream")
         feed.write_text(atom("Live", "https://live.example/", [*OLD, NEW]))
 
         def stored() -> str | None:
