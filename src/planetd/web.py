@@ -5,8 +5,11 @@ error; on ``/search``, the page saying why), ``/healthz``, the feeds' faces at
 ``/faces/<file>`` (read once at start, served from memory) and the guard of
 ``/metrics`` on the public listener (loopback clients only, unless
 ``metrics_public``; not served at all when ``metrics_listen`` gives it a
-listener of its own), and which route template a request matched (the label
-of its metrics). What the bytes say comes from
+listener of its own), the live river's paths (``/events``, the change feed's
+own resource, served as it is: never cached or compressed; ``/static/live.js``;
+``/fragments/entries``, the named entries as the river renders them), and which
+route template a request matched (the label of its metrics). What the bytes say
+comes from
 :class:`planetd.site.Site`; when they are built and which a request gets is
 :class:`planetd.outputs.OutputCache`'s; validators, ``304``, gzip and
 headers are :mod:`planetd.httpcache`'s. It is assembled by
