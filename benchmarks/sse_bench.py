@@ -8,9 +8,10 @@ Starts a real ``twistd -n planetd`` on 127.0.0.1 over one local ``file:`` feed
 2. the same with ``--clients`` (default 1,000) idle SSE clients holding
    ``/events`` open: the extra RSS, per stream too, and ``/`` p99 while they
    are connected (the heartbeat to every stream, default 15 s, falls inside
-   the wrk run). Runs without and with streams alternate ``--reps`` times
-   (default 3) and their medians are compared: the machine's other load
-   moves a single run's p99 by more than the streams do;
+   the wrk run), and the daemon's CPU per ``/`` request. Runs without and
+   with streams alternate ``--reps`` times (default 3) and their medians are
+   compared: the machine's other load moves a single run's p99 by more than
+   the streams do;
 3. store-change-to-event latency, over ``--changes`` (default 40) new
    entries with every client still connected: the feed file gains an entry,
    the daemon polls and stores it, and the time from the moment the entry is
@@ -152,8 +153,16 @@ def store_to_event(
 
 
 def wrk_root(daemon: Daemon, seconds: float) -> dict[str, Any]:
+    """One wrk run on ``/``, with the daemon's CPU per request (steadier than latency
+    on a machine shared with other work)."""
+    assert daemon.process is not None
+    process = psutil.Process(daemon.process.pid)
+    before = process.cpu_times()
     result = harness.wrk(daemon.url("/"), seconds=seconds)
+    after = process.cpu_times()
     result.pop("raw")
+    cpu = (after.user + after.system) - (before.user + before.system)
+    result["cpu_ms_per_request"] = 1000 * cpu / max(1, result["requests"])
     if result["rc"] != 0 or result["non2xx"] or result["socket_errors"]:
         raise RuntimeError(f"wrk: {result}")
     return result
@@ -231,11 +240,12 @@ def main() -> None:
     results["extra_rss_kb_per_stream"] = extra * 1024 / args.clients
     print(json.dumps(results))
     rows = [
-        (label, median_of(without, key), median_of(held, key), unit)
-        for label, key, unit in (
-            ("`/` p50", "p50", " ms"),
-            ("`/` p99", "p99", " ms"),
-            ("`/` requests/s", "rps", ""),
+        (label, f"{median_of(without, key):{spec}}{unit}", f"{median_of(held, key):{spec}}{unit}")
+        for label, key, spec, unit in (
+            ("`/` p50", "p50", ".1f", " ms"),
+            ("`/` p99", "p99", ".1f", " ms"),
+            ("`/` requests/s", "rps", ".0f", ""),
+            ("daemon CPU per `/`", "cpu_ms_per_request", ".3f", " ms"),
         )
     ]
     print(
@@ -243,7 +253,7 @@ def main() -> None:
         f" | with {args.clients} idle streams |\n|---|---|---|\n"
         f"| daemon RSS | {results['rss_mb_without']:.1f} MB | {results['rss_mb_with']:.1f} MB"
         f" (+{extra:.1f} MB, {results['extra_rss_kb_per_stream']:.1f} kB a stream) |\n"
-        + "".join(f"| {label} | {a:.1f}{unit} | {b:.1f}{unit} |\n" for label, a, b, unit in rows)
+        + "".join(f"| {label} | {a} | {b} |\n" for label, a, b in rows)
         + f"\nstore change to event on a client socket ({latency['n']} changes, every stream"
         f" open): median {latency['median']:.1f} ms, p99 {latency['p99']:.1f} ms,"
         f" max {latency['max']:.1f} ms; {args.clients} streams opened in"
