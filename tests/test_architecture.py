@@ -53,6 +53,7 @@ LAYERS: dict[str, str] = {
     "submissions": "core",
     "websublinks": "core",
     "websubplan": "core",
+    "changes": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
@@ -78,6 +79,7 @@ LAYERS: dict[str, str] = {
     "submitweb": "shell",
     "websub": "shell",
     "websubweb": "shell",
+    "livefeed": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
     "service": "root",

@@ -115,7 +115,8 @@ def test_entries_of_a_first_poll_are_all_inserted() -> None:
     assert keys_of(result.inserts) == ["one", "two"]
     assert [row.hidden for row in result.inserts] == [None, None]
     assert (result.updates, result.expunge) == ((), ())
-    assert result.record == PollRecord(new_entries=2, updated_entries=0)
+    ids = tuple(row.id for row in result.inserts)
+    assert result.record == PollRecord(new_entries=2, updated_entries=0, new_ids=ids)
 
 
 def test_a_stored_entry_with_new_content_is_updated() -> None:

@@ -419,7 +419,8 @@ def test_a_poll_writes_state_and_entries_together(db: Database) -> None:
     )
     entries = (parsed("one", day(1)), parsed("two", day(3)))
     record = db.record_poll(A, PollOutcome(state=state, entries=entries), NOW)
-    assert record == PollRecord(new_entries=2, updated_entries=0)
+    ids = tuple(e.id for e in sorted(db.entries(limit=10), key=lambda e: e.published))
+    assert record == PollRecord(new_entries=2, updated_entries=0, new_ids=ids)
     stored = db.feed_state(A.url)
     assert stored is not None
     assert stored == attrs.evolve(state, subscribed_at=NOW, entry_count=2, latest_entry_at=day(3))

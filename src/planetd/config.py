@@ -77,6 +77,7 @@ PLANET_KEYS = frozenset(
         "mount", "host", "root",
         "submissions", "allow_private_feeds", "moderation_token",
         "public_url", "websub", "websub_lease",
+        "max_event_streams", "event_heartbeat",
     }
 )  # fmt: skip
 
@@ -153,6 +154,13 @@ def _whole_number(text: str) -> int:
         return _positive_int(text)
     except ValueError:
         raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive_duration(text: str) -> float:
+    value = parse_duration(text)
+    if value <= 0:
+        raise ValueError(f"expected a duration above zero, got {text!r}")
+    return value
 
 
 def _regex(text: str) -> str:
@@ -359,6 +367,8 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         public_url=get("public_url", _public_url, d.public_url),
         websub=get("websub", _boolean, d.websub),
         websub_lease=get("websub_lease", parse_duration, d.websub_lease),
+        max_event_streams=get("max_event_streams", _whole_number, d.max_event_streams),
+        event_heartbeat=get("event_heartbeat", _positive_duration, d.event_heartbeat),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

@@ -26,8 +26,11 @@ from planetd.boundaries import Output
 if TYPE_CHECKING:
     from twisted.web.iweb import IRequest
 
+#: Script only from planetd itself (the live river's file), never inline; it may open
+#: ``/events`` and fetch fragments from the same origin, nothing else.
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src http: https: data:; "
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+    "img-src http: https: data:; "
     "media-src http: https:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _GZIP_MIN = 512

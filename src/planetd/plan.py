@@ -77,8 +77,12 @@ class EntryPlan:
 
     @property
     def record(self) -> PollRecord:
-        """The counts a poll reports."""
-        return PollRecord(new_entries=len(self.inserts), updated_entries=len(self.updates))
+        """The counts a poll reports, and the ids of the new entries stored visible."""
+        return PollRecord(
+            new_entries=len(self.inserts),
+            updated_entries=len(self.updates),
+            new_ids=tuple(row.id for row in self.inserts if row.hidden is None),
+        )
 
 
 def _names_a_post(key: EntryKey) -> bool:

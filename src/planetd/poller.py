@@ -393,6 +393,7 @@ class Poller:
             hub=found.hub if found is not None else None,
             topic=found.topic if found is not None else None,
             pushed=fetched.pushed,
+            new_ids=record.new_ids,
         )
         self.log.info(
             "{how} {url}: {status}{http_text} in {elapsed:.3f}s,"

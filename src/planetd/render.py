@@ -37,11 +37,12 @@ from planetd.river import (
     RiverPage,
     entry_uri,
     format_date,
+    group_by_day,
     rfc3339,
 )
 from planetd.shapes import json_feed_document
 
-__all__ = ["Renderer", "default_template_dir", "read_stylesheet"]
+__all__ = ["Renderer", "default_template_dir", "read_asset", "read_stylesheet"]
 
 
 def default_template_dir() -> str:
@@ -108,15 +109,26 @@ class Renderer:
         return self.env.get_template(name).render(**context).encode("utf-8")
 
     def river_html(
-        self, page: RiverPage, now: datetime, older: str | None = None, root: str | None = None
+        self,
+        page: RiverPage,
+        now: datetime,
+        older: str | None = None,
+        root: str | None = None,
+        *,
+        live_since: str | None = None,
     ) -> bytes:
-        """The river page: day headings, entries, the subscription list, the older-page link."""
+        """The river page: day headings, entries, the subscription list, the older-page link.
+
+        With ``live_since`` (the id of the newest live event when the page was
+        built) the page loads the live river's script, which resumes ``/events`` there.
+        """
         return self._page(
             "index.html",
             days=page.days,
             feeds=page.feeds,
             older=older,
             root=root or self.root,
+            live_since=live_since,
             generated_at=format_date(now, self.config.date_format),
         )
 
@@ -141,6 +153,15 @@ class Renderer:
             root=base,
             outputs_root=outputs_root or f"{base}{group_path(group)}",
             generated_at=format_date(now, self.config.date_format),
+        )
+
+    def entries_fragment(self, entries: Sequence[StoredEntry]) -> bytes:
+        """``entries`` (newest first) as the river shows them, grouped by day, and nothing
+        else: the same ``_entries.html`` the river page includes, for the live river."""
+        return self._page(
+            "_entries.html",
+            days=group_by_day(entries, self.config.new_date_format),
+            older=None,
         )
 
     def feed_html(
@@ -262,7 +283,13 @@ class Renderer:
 
 def read_stylesheet(renderer: Renderer) -> bytes:
     """The stylesheet from the operator's template folder, else planetd's own."""
+    return read_asset(renderer, "planetd.css")
+
+
+def read_asset(renderer: Renderer, name: str) -> bytes:
+    """A static file beside the templates (the stylesheet, the live river's script):
+    the operator's template folder first, else planetd's own."""
     loader = renderer.env.loader
     assert loader is not None
-    source, _, _ = loader.get_source(renderer.env, "planetd.css")
+    source, _, _ = loader.get_source(renderer.env, name)
     return source.encode("utf-8")

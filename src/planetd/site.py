@@ -14,7 +14,7 @@ main thread in ``planetd render``). Must not import Twisted or the store.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from planetd.boundaries import (
@@ -56,6 +56,8 @@ __all__ = [
 
 API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 500
+#: How far down the river the live fragment looks for new entries.
+LIVE_WINDOW = API_MAX_LIMIT
 #: Results on one ``/search`` page.
 SEARCH_PAGE_LIMIT = 25
 
@@ -77,11 +79,23 @@ STATIC_FILES: Mapping[str, str] = {
 
 
 class Site:
-    """A planet's outputs, built from one database connection."""
+    """A planet's outputs, built from one database connection.
 
-    def __init__(self, config: PlanetConfig, renderer: Renderer) -> None:
+    ``last_event`` gives the id of the live river's newest event (the daemon's
+    :class:`planetd.livefeed.ChangeFeed`); with it, the river's first page
+    loads the live script and resumes the change feed from the page's build.
+    """
+
+    def __init__(
+        self,
+        config: PlanetConfig,
+        renderer: Renderer,
+        *,
+        last_event: Callable[[], str] | None = None,
+    ) -> None:
         self.config = config
         self.renderer = renderer
+        self.last_event = last_event
         self.judge = judge_for(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
         #: The planet's groups, and each feed's group slugs (the API's ``groups``).
@@ -146,6 +160,10 @@ class Site:
     def _build_all(
         self, db: ReadsPlanet, now: datetime, root: str, *, paginate: bool
     ) -> tuple[dict[str, Output], list[FeedView]]:
+        # The live river's place before any read: an event is published only
+        # after its entries are written, so the page holds every entry up to
+        # this id (and maybe later ones, which the script finds already shown).
+        live_since = self.last_event() if self.last_event and root == "/" else None
         # Entries first, then the feeds: a poll writes a feed's state and its
         # entries in one transaction, so outputs that show an entry show its
         # feed's state as of that poll or later.
@@ -157,7 +175,9 @@ class Site:
         older = f"{root}?before={page.older}" if paginate and page.older else None
         render = self.renderer
         outputs = {
-            "/": Output(render.river_html(page, now, older, root=root), HTML),
+            "/": Output(
+                render.river_html(page, now, older, root=root, live_since=live_since), HTML
+            ),
             "/feeds": Output(render.feeds_html(views, now, root=root), HTML),
             "/atom.xml": Output(render.atom(page.entries, now), XML_ATOM),
             "/rss20.xml": Output(render.rss20(page.entries, now), XML_RSS),
@@ -367,6 +387,18 @@ class Site:
         following = results.next_offset
         cursor = None if following is None else encode_search_cursor(following)
         return search_document(results.hits, cursor, with_hidden=hidden, groups=self.group_slugs)
+
+    def new_entries_fragment(self, db: ReadsPlanet, ids: Collection[str]) -> bytes:
+        """The live river's fragment: those of ``ids`` among the newest
+        :data:`LIVE_WINDOW` entries the river shows, rendered as the river renders them.
+
+        An entry the river hides (flood, duplicate, a filter) is left out, as
+        is one published so long ago that it belongs far down the river, not
+        at its top.
+        """
+        wanted = set(ids)
+        newest = db.entries(limit=LIVE_WINDOW, judge=self.judge)
+        return self.renderer.entries_fragment([e for e in newest if e.id in wanted])
 
     def knows_feed(self, url: str) -> bool:
         """True if ``url`` is one of the planet's configured feeds."""

@@ -153,6 +153,11 @@ class PlanetConfig:
     websub: bool = True
     #: Seconds of lease asked of a WebSub hub (``hub.lease_seconds``).
     websub_lease: float = 10 * 86400.0
+    # -- live river (``/events``) --
+    #: Most ``/events`` streams open at once; one more is answered 503 with Retry-After.
+    max_event_streams: int = 1000
+    #: Seconds between two heartbeat comments on every open ``/events`` stream.
+    event_heartbeat: float = 15.0
 
 
 @attrs.frozen
@@ -300,6 +305,8 @@ class PollRecord:
 
     new_entries: int = 0
     updated_entries: int = 0
+    #: Ids of the new entries stored visible (not hidden as flood or duplicate), for ``/events``.
+    new_ids: tuple[EntryID, ...] = ()
 
 
 @attrs.frozen
@@ -324,6 +331,8 @@ class PollReport:
     topic: str | None = None
     #: True when a hub pushed the document instead of a poll fetching it.
     pushed: bool = False
+    #: Ids of the new entries stored visible (:attr:`PollRecord.new_ids`), for ``/events``.
+    new_ids: tuple[EntryID, ...] = ()
 
 
 @attrs.frozen

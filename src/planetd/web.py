@@ -6,8 +6,11 @@ error; on ``/search``, the page saying why), ``/healthz``, the feeds' faces at
 callbacks at ``/websub/<id>`` (answered by an :class:`AnswersCallbacks`), the guard of
 ``/metrics`` on the public listener (loopback clients only, unless
 ``metrics_public``; not served at all when ``metrics_listen`` gives it a
-listener of its own), and which route template a request matched (the label
-of its metrics). What the bytes say comes from
+listener of its own), the live river's paths (``/events``, the change feed's
+own resource, served as it is: never cached or compressed; ``/static/live.js``;
+``/fragments/entries``, the named entries as the river renders them), and which
+route template a request matched (the label of its metrics). What the bytes say
+comes from
 :class:`planetd.site.Site`; when they are built and which a request gets is
 :class:`planetd.outputs.OutputCache`'s; validators, ``304``, gzip and
 headers are :mod:`planetd.httpcache`'s. It is assembled by
@@ -17,6 +20,7 @@ headers are :mod:`planetd.httpcache`'s. It is assembled by
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -60,6 +64,9 @@ class PlanetWeb:
             after the store moved on, never by a poll.
         desk: ``/submit`` and ``/moderate`` (None: submissions are off, both say 404).
         websub: Answers the WebSub callbacks at ``/websub/<id>`` (None: push is off, 404).
+        events: The live river's ``/events`` resource, or None when the live river is
+            off (then ``/events``, ``/static/live.js`` and ``/fragments/entries`` say 404).
+        live_script: The bytes of ``/static/live.js``.
     """
 
     app = Klein()
@@ -77,6 +84,8 @@ class PlanetWeb:
         groups: Mapping[str, OutputCache] | None = None,
         desk: SubmitDesk | None = None,
         websub: AnswersCallbacks | None = None,
+        events: IResource | None = None,
+        live_script: bytes = b"",
     ) -> None:
         self.site = site
         self.websub = websub
@@ -94,6 +103,10 @@ class PlanetWeb:
         self._metrics_public = metrics_public
         self._groups = dict(groups or {})
         self.desk = desk
+        self._events = events
+        self._live_script = prepare(
+            Output(live_script, "text/javascript; charset=utf-8"), outputs.now(), None, STYLESHEET
+        )
 
     def stop(self) -> None:
         """Cancel every armed rebuild, the planet's and its groups' (the store is closing)."""
@@ -185,6 +198,37 @@ class PlanetWeb:
     @app.route("/planetd.css", methods=["GET", "HEAD"])
     def stylesheet(self, request: IRequest) -> bytes:
         return serve(request, self._stylesheet)
+
+    # -- the live river ------------------------------------------------------------------
+
+    @app.route("/events", methods=["GET"])
+    def events(self, request: IRequest) -> IResource | bytes:
+        """Server-Sent Events, served as they are: never cached, never compressed."""
+        if self._events is None:
+            return _not_found(request, b"the live river is off (max_event_streams = 0)\n")
+        return self._events
+
+    @app.route("/static/live.js", methods=["GET", "HEAD"])
+    def live_script(self, request: IRequest) -> bytes:
+        if self._events is None:
+            return _not_found(request, b"the live river is off (max_event_streams = 0)\n")
+        return serve(request, self._live_script)
+
+    @app.route("/fragments/entries", methods=["GET", "HEAD"])
+    async def new_entries(self, request: IRequest) -> bytes:
+        """The entries named by ``id`` arguments, as the river renders them (live river)."""
+        if self._events is None:
+            return _not_found(request, b"the live river is off (max_event_streams = 0)\n")
+        values = request.args.get(b"id", []) if request.args else []
+        ids = sorted({v.decode("ascii", "replace") for v in values if isinstance(v, bytes)})
+        if not 1 <= len(ids) <= API_MAX_LIMIT or not all(_ENTRY_ID.match(i) for i in ids):
+            return bad_request(request, f"id must name 1 to {API_MAX_LIMIT} entries by their ids")
+        cached = await self.outputs.computed(
+            "/fragments/entries?" + ",".join(ids),
+            lambda db, _: Output(self.site.new_entries_fragment(db, ids), HTML),
+        )
+        assert cached is not None
+        return serve(request, cached)
 
     @app.route("/api/feeds", methods=["GET", "HEAD"])
     async def api_feeds(self, request: IRequest) -> bytes:
@@ -382,10 +426,14 @@ class PlanetWeb:
         return b"starting\n"
 
 
-def _not_found(request: IRequest, text: bytes) -> bytes:
+#: What an entry id looks like (``/api/entries``' ``id``): a few URL-safe characters.
+_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _not_found(request: IRequest, message: bytes) -> bytes:
     request.setResponseCode(404)
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    return text
+    return message
 
 
 def _is_local(request: IRequest) -> bool:

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from twisted.web.resource import IResource
 
     from planetd.boundaries import IDaemonReactor, WebFace
+    from planetd.livefeed import ChangeFeed
     from planetd.render import Renderer
     from planetd.submitweb import SubmitDesk
     from planetd.web import PlanetWeb
@@ -166,6 +167,7 @@ def web_face(
     root: str = "/",
     make_desk: Callable[[PlanetConfig, Renderer], SubmitDesk | None] | None = None,
     websub: AnswersCallbacks | None = None,
+    live: ChangeFeed | None = None,
 ) -> PlanetWeb:
     """The web app of one planet over ``store``: every output cached, the stylesheet read once.
 
@@ -181,12 +183,14 @@ def web_face(
         root: Where the planet is served (its mount when it is one of several).
         make_desk: ``/submit`` and ``/moderate`` for this face (None: both 404).
         websub: The WebSub callbacks at ``/websub/<id>`` (None: push is off).
+        live: The change feed ``/events`` streams (None: no live river).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
     """
+    from planetd.livefeed import EventsResource
     from planetd.outputs import OutputCache
-    from planetd.render import Renderer, read_stylesheet
+    from planetd.render import Renderer, read_asset, read_stylesheet
     from planetd.site import Site
     from planetd.web import PlanetWeb
 
@@ -194,7 +198,7 @@ def web_face(
     for problem in faces.problems:
         log.warn("{problem}", problem=problem)
     renderer = Renderer(config, faces.files, root=root)
-    site = Site(config, renderer)
+    site = Site(config, renderer, last_event=None if live is None else lambda: live.last_event_id)
     groups = {
         group.slug: OutputCache(
             store, reactor, functools.partial(site.group_outputs, group=group),
@@ -219,6 +223,8 @@ def web_face(
         groups=groups,
         desk=None if make_desk is None else make_desk(config, renderer),
         websub=websub,
+        events=None if live is None else EventsResource(live),
+        live_script=b"" if live is None else read_asset(renderer, "live.js"),
     )
 
 
@@ -254,12 +260,23 @@ class PlanetAssembly:
         is_running: Callable[[], bool] = lambda: True,
         rebuild_delay: float = REBUILD_DELAY,
     ) -> None:
+        from planetd.livefeed import ChangeFeed
         from planetd.prometheus import PrometheusMetrics
 
         self.metrics = PrometheusMetrics(lambda: list(self.poller.states.values()))
         self.metrics_page = self.metrics.resource(reactor)
+        #: The live river: every poll that stored visible entries is published here.
+        self.changes = ChangeFeed(
+            reactor, max_streams=config.max_event_streams, heartbeat=config.event_heartbeat
+        )
         self.aggregation = Aggregation(
-            config, database, reactor, rng=rng, workers=workers, metrics=self.metrics
+            config,
+            database,
+            reactor,
+            rng=rng,
+            workers=workers,
+            metrics=self.metrics,
+            on_poll=self.changes.polled,
         )
         self.store = self.aggregation.store
         self.poller = self.aggregation.poller
@@ -290,6 +307,9 @@ class PlanetAssembly:
     def make_web(self, config: PlanetConfig) -> WebFace:
         """A web face for ``config`` over this planet's store (a reload makes a new one);
         for several planets (``config.planets``), each one's behind a router."""
+        self.changes.configure(
+            max_streams=config.max_event_streams, heartbeat=config.event_heartbeat
+        )
         if config.planets:
             return self._planets_web(config)
         return web_face(
@@ -302,6 +322,7 @@ class PlanetAssembly:
             metrics_page=None if config.metrics_listen else self.metrics_page,
             make_desk=self._desk,
             websub=self.callbacks,
+            live=self.changes if config.max_event_streams else None,
         )
 
     def _desk(self, config: PlanetConfig, renderer: Renderer) -> SubmitDesk | None:
@@ -380,10 +401,11 @@ class PlanetAssembly:
         await self.web.outputs.refresh()
 
     async def close(self) -> None:
-        """Stop the poller (in-flight polls get their grace) and any armed page rebuild,
-        then close the poll path."""
+        """Stop the poller (in-flight polls get their grace), any armed page rebuild and
+        every live river stream, then close the poll path."""
         if self.websub is not None:
             self.websub.stop()
         await self.poller.stop()
         self.web.stop()
+        self.changes.close()
         await self.aggregation.close()
