@@ -215,6 +215,8 @@ class FeedView:
     next_poll: Moment | None = None
     #: The reading list (its URL) the feed came from, or None.
     reading_list: str | None = None
+    #: Which parser read the feed's last document, or None before the first.
+    parser: str | None = None
 
 
 def feed_id(url: str) -> str:
@@ -258,6 +260,7 @@ def feed_views(
             last_success=_moment(s.last_success_at, now),
             next_poll=_moment(shown_next_poll(s), now),
             reading_list=reading_list_of(configured.get(s.url)),
+            parser=s.parser,
         )
         for s in states
     ]

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from planetd import searchindex
 from planetd.searchindex import Progress
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,6 +90,9 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # 3: the full-text index of the entries, filled from the rows already there.
     3: searchindex.SCHEMA,
+    # 4: which parser read each feed's last document ("lxml" or "feedparser"; NULL
+    # before the first parsed document). Existing rows keep every value.
+    4: "ALTER TABLE feeds ADD COLUMN parser TEXT;",
 }
 
 #: What a migration does after its statements, in the same transaction.

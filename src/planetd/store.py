@@ -57,7 +57,7 @@ __all__ = ["Database", "DatabaseError", "StoreError", "ThreadLocalDatabases", "o
 _FEED_COLUMNS = (
     "url, name, link, title, status, http_status, last_error, last_polled_at, "
     "last_success_at, next_poll_at, consecutive_failures, etag, last_modified, body_hash, "
-    "moved_to, subscribed_at, entry_count, latest_entry_at"
+    "moved_to, subscribed_at, entry_count, latest_entry_at, parser"
 )
 _ENTRY_COLUMNS = (
     "e.id, e.feed_url, e.key, e.title, e.link, e.author, e.published, e.updated, "
@@ -83,6 +83,7 @@ def _feed_state(row: Sequence[Any]) -> FeedState:
         subscribed_at=schema.dt(row[15]),
         entry_count=row[16],
         latest_entry_at=schema.dt(row[17]),
+        parser=row[18],
     )
 
 
@@ -258,7 +259,7 @@ class Database:
             "UPDATE feeds SET link = ?, title = ?, status = ?, http_status = ?, last_error = ?,"
             " last_polled_at = ?, last_success_at = ?, next_poll_at = ?,"
             " consecutive_failures = ?, etag = ?, last_modified = ?, body_hash = ?,"
-            " moved_to = ?,"
+            " moved_to = ?, parser = ?,"
             " entry_count = (SELECT count(*) FROM entries WHERE feed_url = feeds.url),"
             " latest_entry_at = (SELECT max(published) FROM entries WHERE feed_url = feeds.url)"
             " WHERE url = ?",
@@ -276,6 +277,7 @@ class Database:
                 state.validators.last_modified,
                 state.validators.body_hash,
                 state.moved_to,
+                state.parser,
                 state.url,
             ),
         )
