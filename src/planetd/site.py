@@ -1,9 +1,12 @@
 """Building every output of a planet from the store: one aggregation for all faces.
 
 Owns which reads each output makes and how pages link to each other (the
-daemon's paths, or relative links in a static copy). A build reads the
-feeds once (``feed_states`` and ``hidden_counts``) and derives the pages,
-``/api/feeds`` and the OPML from that one read; which entries a page holds
+daemon's paths, or relative links in a static copy). Each fixed output can be
+built alone (the daemon builds the river when the store moves and each other
+output when it is asked for) from only the reads it needs — the Atom feed
+reads no feed state, ``/api/feeds`` no entry — and a full build (the warm
+start, ``planetd render``) makes each read once and derives every output
+from it; which entries a page holds
 is :func:`planetd.river.river_page`'s rule, the JSON shapes are
 :mod:`planetd.shapes`'s, the HTML and XML :class:`planetd.render.Renderer`'s.
 
@@ -14,8 +17,9 @@ main thread in ``planetd render``). Must not import Twisted or the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import cached_property
 
 from planetd.boundaries import (
     FeedState,
@@ -72,6 +76,67 @@ STATIC_FILES: Mapping[str, str] = {
 }
 
 
+#: Every fixed output's path, in the order a full build makes them.
+FIXED_PATHS = (
+    "/",
+    "/feeds",
+    "/atom.xml",
+    "/rss20.xml",
+    "/opml.xml",
+    "/feed.json",
+    "/api/feeds",
+    "/api/entries",
+)
+#: The fixed outputs rebuilt as soon as the store moves; the others wait to be asked for.
+EAGER_PATHS = ("/",)
+
+
+class _Reads:
+    """What one build reads of the store, each read made at most once, when first needed.
+
+    A river page reads its entries before the feeds: a poll writes a feed's
+    state and its entries in one transaction, so a page that shows an entry
+    shows its feed's state as of that poll or later.
+    """
+
+    def __init__(self, site: Site, db: ReadsPlanet, now: datetime) -> None:
+        self.site, self.db, self.now = site, db, now
+
+    @cached_property
+    def fetched(self) -> list[StoredEntry]:
+        """The entries the first river page is cut from."""
+        return self.site._fetch(self.db)
+
+    @cached_property
+    def api_entries(self) -> bytes:
+        """The default ``/api/entries`` document."""
+        return self.site.entries_api(self.db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
+
+    @cached_property
+    def states(self) -> list[FeedState]:
+        return self.db.feed_states()
+
+    @cached_property
+    def views(self) -> list[FeedView]:
+        return feed_views(self.states, self.site.config, self.now, self.db.hidden_counts())
+
+    @cached_property
+    def page(self) -> RiverPage:
+        """The first river page, with the feeds beside it."""
+        fetched = self.fetched
+        return river_page(self.views, fetched, self.site.config)
+
+    @cached_property
+    def entries(self) -> tuple[StoredEntry, ...]:
+        """The first page's entries (the feeds' Atom, RSS and JSON Feed): no feed is read."""
+        return river_page((), self.fetched, self.site.config).entries
+
+    def entries_first(self) -> None:
+        """Read every entry a full build shows before any feed (see the class docstring)."""
+        self.fetched  # noqa: B018 -- a cached read, made now for its order
+        self.api_entries  # noqa: B018 -- the same
+
+
 class Site:
     """A planet's outputs, built from one database connection."""
 
@@ -121,29 +186,47 @@ class Site:
         outputs, _ = self._build_all(db, now, root, paginate=paginate)
         return outputs
 
+    def build_river(self, db: ReadsPlanet, now: datetime) -> dict[str, Output]:
+        """The outputs rebuilt as soon as the store moves (the river, ``/``)."""
+        return {path: self._output(path, _Reads(self, db, now)) for path in EAGER_PATHS}
+
+    def lazy_builders(self) -> dict[str, Callable[[ReadsPlanet, datetime], Output]]:
+        """The other fixed outputs by path, each built from its own reads when asked for."""
+        return {path: self._builder(path) for path in FIXED_PATHS if path not in EAGER_PATHS}
+
+    def _builder(self, path: str) -> Callable[[ReadsPlanet, datetime], Output]:
+        return lambda db, now: self._output(path, _Reads(self, db, now))
+
+    def _output(self, path: str, reads: _Reads, root: str = "/", paginate: bool = True) -> Output:
+        """The fixed output at ``path``, from ``reads`` (which reads only what it needs)."""
+        render, now = self.renderer, reads.now
+        if path == "/":
+            page = reads.page
+            older = f"{root}?before={page.older}" if paginate and page.older else None
+            return Output(render.river_html(page, now, older, root=root), HTML)
+        if path == "/feeds":
+            return Output(render.feeds_html(reads.views, now, root=root), HTML)
+        if path == "/atom.xml":
+            return Output(render.atom(reads.entries, now), XML_ATOM)
+        if path == "/rss20.xml":
+            return Output(render.rss20(reads.entries, now), XML_RSS)
+        if path == "/opml.xml":
+            return Output(render.opml(reads.views, now), XML_OPML)
+        if path == "/feed.json":
+            return Output(render.json_feed(reads.entries), JSON_FEED)
+        if path == "/api/feeds":
+            return Output(feeds_document(reads.states, self.config, now), JSON)
+        if path == "/api/entries":
+            return Output(reads.api_entries, JSON)
+        raise KeyError(path)
+
     def _build_all(
         self, db: ReadsPlanet, now: datetime, root: str, *, paginate: bool
     ) -> tuple[dict[str, Output], list[FeedView]]:
-        # Entries first, then the feeds: a poll writes a feed's state and its
-        # entries in one transaction, so outputs that show an entry show its
-        # feed's state as of that poll or later.
-        fetched = self._fetch(db)
-        api_entries = self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
-        states, views = self._read_feeds(db, now)
-        page = river_page(views, fetched, self.config)
-        older = f"{root}?before={page.older}" if paginate and page.older else None
-        render = self.renderer
-        outputs = {
-            "/": Output(render.river_html(page, now, older, root=root), HTML),
-            "/feeds": Output(render.feeds_html(views, now, root=root), HTML),
-            "/atom.xml": Output(render.atom(page.entries, now), XML_ATOM),
-            "/rss20.xml": Output(render.rss20(page.entries, now), XML_RSS),
-            "/opml.xml": Output(render.opml(views, now), XML_OPML),
-            "/feed.json": Output(render.json_feed(page.entries), JSON_FEED),
-            "/api/feeds": Output(feeds_document(states, self.config, now), JSON),
-            "/api/entries": Output(api_entries, JSON),
-        }
-        return outputs, views
+        reads = _Reads(self, db, now)
+        reads.entries_first()
+        outputs = {path: self._output(path, reads, root, paginate) for path in FIXED_PATHS}
+        return outputs, reads.views
 
     def older_page(self, db: ReadsPlanet, now: datetime, before: tuple[float, str]) -> bytes:
         """A river page after the ``before`` cursor (the "Older entries" link)."""

@@ -170,7 +170,8 @@ def web_face(
         OutputCache(
             store,
             reactor,
-            site.build_all,
+            site.build_river,
+            lazy=site.lazy_builders(),
             rebuild_delay=rebuild_delay,
             on_built=metrics.page_built,
         ),
