@@ -46,11 +46,13 @@ LAYERS: dict[str, str] = {
     "faces": "core",
     "nometrics": "core",
     "search": "core",
+    "feedsdoc": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
     "entrywrite": "store",
     "searchindex": "store",
+    "statememo": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",

@@ -31,6 +31,7 @@ from planetd.boundaries import (
     SearchResults,
     StoredEntry,
 )
+from planetd.feedsdoc import FeedsDocument
 from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
     FeedView,
@@ -42,7 +43,7 @@ from planetd.river import (
     river_page,
 )
 from planetd.search import encode_search_cursor
-from planetd.shapes import entries_document, feeds_document, search_document
+from planetd.shapes import entries_document, search_document
 
 __all__ = [
     "API_DEFAULT_LIMIT",
@@ -144,6 +145,8 @@ class Site:
         self.config = config
         self.renderer = renderer
         self.judge = judge_for(config)
+        #: ``/api/feeds``, each feed's bytes kept while its state is unchanged.
+        self._feeds_document = FeedsDocument(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
 
     def _read_feeds(self, db: ReadsPlanet, now: datetime) -> tuple[list[FeedState], list[FeedView]]:
@@ -215,7 +218,7 @@ class Site:
         if path == "/feed.json":
             return Output(render.json_feed(reads.entries), JSON_FEED)
         if path == "/api/feeds":
-            return Output(feeds_document(reads.states, self.config, now), JSON)
+            return Output(self._feeds_document.build(reads.states, now), JSON)
         if path == "/api/entries":
             return Output(reads.api_entries, JSON)
         raise KeyError(path)

@@ -47,6 +47,7 @@ from planetd.plan import EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
 from planetd.search import highlight_html
 from planetd.searchindex import Progress
+from planetd.statememo import FeedStateMemo
 from planetd.subscriptions import feed_order
 
 if TYPE_CHECKING:
@@ -127,10 +128,14 @@ def _search_hit(
 class Database:
     """One SQLite connection and planetd's queries over it. Use from one thread at a time."""
 
-    def __init__(self, path: str, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: str, *, readonly: bool = False, memo: FeedStateMemo | None = None
+    ) -> None:
         self.path = path
         self.readonly = readonly
         self._conn = schema.connect(path, readonly=readonly)
+        #: Feed states already made from unchanged rows (shared by the reader connections).
+        self._memo = memo
 
     def close(self) -> None:
         """Checkpoint the write-ahead log into the database and close: no journal left."""
@@ -175,6 +180,8 @@ class Database:
         """Every configured feed, in :func:`planetd.subscriptions.feed_order`."""
         where = "WHERE active = 1" if active_only else ""
         rows = self._conn.execute(f"SELECT {_FEED_COLUMNS} FROM feeds {where}")
+        if self._memo is not None:
+            return self._memo.states(rows, _feed_state)
         states = []
         for row in rows:
             try:
@@ -412,13 +419,14 @@ class ThreadLocalDatabases:
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
+        self._memo = FeedStateMemo()
         self._all: list[Database] = []
         self._lock = threading.Lock()
 
     def get(self) -> Database:
         db: Database | None = getattr(self._local, "db", None)
         if db is None:
-            db = Database(self.path, readonly=True)
+            db = Database(self.path, readonly=True, memo=self._memo)
             self._local.db = db
             with self._lock:
                 self._all.append(db)
