@@ -13,7 +13,9 @@ It decides nothing and starts no timer: the daemon calls ``poller.start()``
 for the endless loop, the command line calls ``poller.poll_once(...)``.
 
 The web layer (Klein, Jinja2) is imported inside :func:`web_face` only, so
-``planetd poll`` never loads it.
+``planetd poll`` never loads it; the parse pool (and with it feedparser, lxml
+and nh3) is imported when it is first started or handed a body
+(:class:`ParserOnDemand`), so a poll whose feeds are all unchanged never loads it.
 """
 
 from __future__ import annotations
@@ -24,23 +26,32 @@ from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
-from planetd.boundaries import FeedURL, ListedFeed, Metrics, PlanetConfig, PollReport, Stores
+from planetd.boundaries import (
+    EntryKey,
+    FeedURL,
+    ListedFeed,
+    Metrics,
+    ParsedFeed,
+    PlanetConfig,
+    PollReport,
+    Stores,
+)
 from planetd.config import file_path
 from planetd.dbthreads import Store
 from planetd.faces import read_faces
 from planetd.fetch import Fetcher
 from planetd.nometrics import NULL_METRICS
-from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.reload import effective_config
-from planetd.workers import ParsePool
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.resource import IResource
 
-    from planetd.boundaries import IDaemonReactor
+    from planetd.boundaries import IDaemonReactor, Parses
     from planetd.web import PlanetWeb
+    from planetd.workers import ParsePool
 
 log = Logger()
 
@@ -51,6 +62,46 @@ def user_agent(config: PlanetConfig) -> str:
 
     contact = "; ".join(p for p in (config.link, config.owner_email) if p)
     return f"planetd/{__version__} (+{contact})" if contact else f"planetd/{__version__}"
+
+
+class ParserOnDemand:
+    """The parse pool, imported and made when it is first started or handed a body.
+
+    Args:
+        reactor: The pool's reactor.
+        workers: Parse processes (default: one per core).
+        metrics: Told of every parse-pool restart.
+    """
+
+    def __init__(self, reactor: IDaemonReactor, *, workers: int | None, metrics: Metrics) -> None:
+        self._reactor = reactor
+        self._workers = workers
+        self._metrics = metrics
+        self._pool: ParsePool | None = None
+
+    @property
+    def pool(self) -> ParsePool:
+        """The parse pool, made now if it was not yet."""
+        if self._pool is None:
+            from planetd.workers import ParsePool
+
+            self._pool = ParsePool(self._reactor, workers=self._workers, metrics=self._metrics)
+        return self._pool
+
+    def start(self) -> None:
+        """Start the workers now, so the first poll does not wait for them."""
+        self.pool.start()
+
+    def stop(self) -> None:
+        """Stop the workers, if there are any."""
+        if self._pool is not None:
+            self._pool.stop()
+
+    def parse(
+        self, body: bytes, url: str, content_type: str | None, known: dict[EntryKey, str]
+    ) -> Deferred[ParsedFeed]:
+        """Parse in a worker (:meth:`planetd.workers.ParsePool.parse`)."""
+        return self.pool.parse(body, url, content_type, known)
 
 
 class Aggregation:
@@ -79,7 +130,7 @@ class Aggregation:
     ) -> None:
         self.config = config
         self.store = Store(reactor, database)
-        self.parser = ParsePool(reactor, workers=workers, metrics=metrics)
+        self.parser = ParserOnDemand(reactor, workers=workers, metrics=metrics)
         self.fetcher = Fetcher(
             reactor,
             user_agent=user_agent(config),
@@ -136,7 +187,7 @@ def web_face(
     reactor: IReactorTime,
     *,
     is_running: Callable[[], bool] = lambda: True,
-    rebuild_delay: float = REBUILD_DELAY,
+    rebuild_delay: float | None = None,
     metrics: Metrics = NULL_METRICS,
     metrics_page: IResource | None = None,
 ) -> PlanetWeb:
@@ -148,14 +199,15 @@ def web_face(
         reactor: The clock of the output cache.
         is_running: Whether the poller runs (``/healthz`` says ok only then).
         rebuild_delay: Least seconds between two rebuilds of the pages (0: a request
-            after a write always waits for the rebuild).
+            after a write always waits for the rebuild; None: the output cache's
+            default, :data:`planetd.outputs.REBUILD_DELAY`).
         metrics: Told how long each build of the pages took.
         metrics_page: ``/metrics`` on this web face (None: 404 there).
 
     The feeds' face files are read here, once: a missing one is logged and
     shows no face.
     """
-    from planetd.outputs import OutputCache
+    from planetd.outputs import REBUILD_DELAY, OutputCache
     from planetd.render import Renderer, read_stylesheet
     from planetd.site import Site
     from planetd.web import PlanetWeb
@@ -172,7 +224,7 @@ def web_face(
             reactor,
             site.build_river,
             lazy=site.lazy_builders(),
-            rebuild_delay=rebuild_delay,
+            rebuild_delay=REBUILD_DELAY if rebuild_delay is None else rebuild_delay,
             on_built=metrics.page_built,
         ),
         stylesheet=read_stylesheet(renderer),
@@ -197,7 +249,7 @@ class PlanetAssembly:
         rng: Jitter source for the poller.
         workers: Parse processes (default: one per core).
         is_running: Whether the poll loop runs (``/healthz`` says ok only then).
-        rebuild_delay: Least seconds between two rebuilds of the pages.
+        rebuild_delay: Least seconds between two rebuilds of the pages (None: the default).
 
     ``metrics`` counts for ``/metrics``: served by the web face, or, with
     ``metrics_listen``, by :attr:`metrics_page` on a listener of its own
@@ -213,7 +265,7 @@ class PlanetAssembly:
         rng: random.Random | None = None,
         workers: int | None = None,
         is_running: Callable[[], bool] = lambda: True,
-        rebuild_delay: float = REBUILD_DELAY,
+        rebuild_delay: float | None = None,
     ) -> None:
         from planetd.prometheus import PrometheusMetrics
 
@@ -254,3 +306,7 @@ class PlanetAssembly:
         await self.poller.stop()
         self.web.outputs.stop()
         await self.aggregation.close()
+
+
+if TYPE_CHECKING:  # static conformance: the poller takes the on-demand pool as a parse pool
+    _parses: type[Parses] = ParserOnDemand
