@@ -11,7 +11,8 @@ import attrs
 from builders import utc
 from planetd.boundaries import FeedState, FeedStatus, FeedURL, PollOutcome, Validators
 from planetd.config import parse_config
-from planetd.feedsdoc import FeedsDocument
+from planetd.feedsdoc import FeedsDocument, FeedViews
+from planetd.river import feed_views
 from planetd.shapes import feeds_document
 from planetd.statememo import FeedStateMemo
 from planetd.store import ThreadLocalDatabases, open_database
@@ -38,7 +39,7 @@ def states() -> list[FeedState]:
             http_status=200,
             last_polled_at=NOW - timedelta(minutes=5),
             last_success_at=NOW - timedelta(minutes=5),
-            next_poll_at=NOW + timedelta(hours=1),
+            next_poll_at=NOW + timedelta(minutes=90),
             latest_entry_at=NOW - timedelta(days=29, hours=23),
             entry_count=4,
             parser="lxml",
@@ -136,3 +137,27 @@ def test_a_damaged_row_is_skipped_and_not_remembered() -> None:
     assert [s.name for s in memo.states(rows, make)] == ["alpha", "Zed"]
     assert made == ["https://z/", "https://bad/", "https://a/", "https://bad/"]
     assert len(memo) == 2
+
+
+def test_the_views_are_feed_views_and_made_again_only_when_they_differ(tmp_path: Path) -> None:
+    """The pages' views equal ``feed_views``'s, first and after changes; a view is made
+    again for a new state, a change of its hidden counts, or a relative time that the
+    clock has moved ("5 min ago" to "6 min ago"), and reused otherwise."""
+    config = parse_config(CONFIG_TEXT, str(tmp_path / "p.ini"))
+    views = FeedViews(config)
+    now_states = states()
+    hidden = {now_states[0].url: {"flood": 2}}
+    assert views.build(now_states, NOW, hidden) == feed_views(now_states, config, NOW, hidden)
+    assert views.made == 3
+    assert views.build(now_states, NOW + timedelta(seconds=20), hidden) == feed_views(
+        now_states, config, NOW + timedelta(seconds=20), hidden
+    )
+    assert views.made == 3
+    later = NOW + timedelta(minutes=1)  # feed a: "6 min ago"; b and c unchanged
+    assert views.build(now_states, later, hidden) == feed_views(now_states, config, later, hidden)
+    assert views.made == 4
+    hidden = {now_states[0].url: {"flood": 3}}
+    now_states[2] = attrs.evolve(now_states[2], http_status=500)
+    assert views.build(now_states, later, hidden) == feed_views(now_states, config, later, hidden)
+    assert views.made == 6
+    assert views.build(now_states[1:], later) == feed_views(now_states[1:], config, later)

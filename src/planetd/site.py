@@ -31,12 +31,11 @@ from planetd.boundaries import (
     SearchResults,
     StoredEntry,
 )
-from planetd.feedsdoc import FeedsDocument
+from planetd.feedsdoc import FeedsDocument, FeedViews
 from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
     FeedView,
     RiverPage,
-    feed_views,
     judge_for,
     next_cursor,
     page_fetch_limit,
@@ -119,7 +118,7 @@ class _Reads:
 
     @cached_property
     def views(self) -> list[FeedView]:
-        return feed_views(self.states, self.site.config, self.now, self.db.hidden_counts())
+        return self.site.feed_views.build(self.states, self.now, self.db.hidden_counts())
 
     @cached_property
     def page(self) -> RiverPage:
@@ -147,12 +146,14 @@ class Site:
         self.judge = judge_for(config)
         #: ``/api/feeds``, each feed's bytes kept while its state is unchanged.
         self._feeds_document = FeedsDocument(config)
+        #: What the pages show of each feed, each view made again only when it differs.
+        self.feed_views = FeedViews(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
 
     def _read_feeds(self, db: ReadsPlanet, now: datetime) -> tuple[list[FeedState], list[FeedView]]:
         """The one read of the feeds a build makes, and the views the pages show of them."""
         states = db.feed_states()
-        return states, feed_views(states, self.config, now, db.hidden_counts())
+        return states, self.feed_views.build(states, now, db.hidden_counts())
 
     def _river(
         self,
