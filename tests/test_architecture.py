@@ -54,6 +54,7 @@ LAYERS: dict[str, str] = {
     "websublinks": "core",
     "websubplan": "core",
     "changes": "core",
+    "feedsdoc": "core",
     # Storage: the only place SQL and sqlite3 live; blocking, no Twisted.
     "store": "store",
     "schema": "store",
@@ -61,6 +62,7 @@ LAYERS: dict[str, str] = {
     "searchindex": "store",
     "submissionstore": "store",
     "websubstore": "store",
+    "statememo": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
     "workers": "shell",

@@ -213,6 +213,7 @@ def test_a_schema_3_database_gains_the_queue(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE submissions")
         conn.execute("DROP TABLE websub")
+        conn.execute("ALTER TABLE feeds DROP COLUMN parser")
         conn.execute("PRAGMA user_version = 3")
     conn.close()
     db = open_database(path)

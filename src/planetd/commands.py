@@ -29,8 +29,6 @@ from typing import TYPE_CHECKING
 from planetd.boundaries import FeedState, PlanetConfig, SearchTooSlowError
 from planetd.config import load_config, parse_config
 from planetd.groups import planet_groups
-from planetd.opml import OpmlError, parse_opml, plan_append
-from planetd.subscriptions import configured_states
 from planetd.terminal import PollDisplay, show_feeds, summarize
 
 if TYPE_CHECKING:
@@ -228,8 +226,8 @@ async def _poll(
             poll_all=poll_all,
             include_gone=include_gone,
         )
-        if urls:
-            aggregation.parser.start()
+        # The parse workers start at the first body that needs a parse, not before:
+        # a poll whose feeds all answer 304 or an unchanged body never pays for them.
         display.start(len(urls), len(config.feeds), poll_all)
         reports = await poller.poll_once(urls)
         elapsed = reactor.seconds() - started
@@ -314,6 +312,7 @@ def feeds(config_path: str, database: str | None, *, more: Sequence[str] = ()) -
     (every feed the planets poll, once, with ``more`` planets)."""
     from planetd.river import feed_views
     from planetd.store import open_database
+    from planetd.subscriptions import configured_states
 
     config = _load(config_path, more)
     db = open_database(_database(config, database), readonly=True)
@@ -366,6 +365,7 @@ def opml_export(config_path: str, database: str | None) -> int:
     from planetd.render import Renderer
     from planetd.river import feed_views
     from planetd.store import open_database
+    from planetd.subscriptions import configured_states
 
     config = load_config(config_path)
     path = _database(config, database)
@@ -386,6 +386,8 @@ def opml_export(config_path: str, database: str | None) -> int:
 
 def opml_import(opml_path: str, config_path: str) -> int:
     """``planetd opml import``: append the OPML's new feeds to the config, keeping its text."""
+    from planetd.opml import OpmlError, parse_opml, plan_append
+
     config = load_config(config_path)
     with open(opml_path, "rb") as document:
         data = document.read()

@@ -73,6 +73,8 @@ def decide_poll(
         next_poll_at=next_poll_at(now, delay),
         consecutive_failures=failures,
         moved_to=fetched.moved_to or state.moved_to,
+        # Which parser read the last document; a 304 or an unchanged body keeps it.
+        parser=parsed.parser if parsed is not None else state.parser,
     )
     if kind in (FetchKind.OK, FetchKind.NOT_MODIFIED):
         validators = (

@@ -1,20 +1,28 @@
-"""The cache of rendered outputs: built off the reactor, once per change of the store.
+"""The cache of rendered outputs: built off the reactor, each only when it is wanted.
 
-Owns when outputs are built and which bytes a request gets. The fixed
-outputs (the river, the feeds, the API's default documents) are built
-together on a reader thread when the store's ``generation`` has moved;
-one build runs at a time, and every caller that wants it fresh waits on the
-same build. A request that arrives while a rebuild runs gets the previous
-bytes at once instead of queueing behind it. While feeds are polled the
-store moves many times a second: builds start at most once per
-``rebuild_delay``, and a change that a request finds too soon after the last
-build is rendered when the delay is up (new entries show within
-``rebuild_delay`` plus one build). A build that fails is logged,
-the previous bytes stay, and the next request tries again. Parameterised
-outputs (older pages, feed pages, API queries) are kept in a small LRU for
-the store generation they were built from.
+Owns when outputs are built and which bytes a request gets. The river (the
+eager outputs, ``build``) is built on a reader thread when the store's
+``generation`` has moved; one build runs at a time, and every caller that
+wants it fresh waits on the same build. A request that arrives while a
+rebuild runs gets the previous bytes at once instead of queueing behind it.
+While feeds are polled the store moves many times a second: builds start at
+most once per ``rebuild_delay``, and a change that a request finds too soon
+after the last build is rendered when the delay is up (new entries show
+within ``rebuild_delay`` plus one build). A build that fails is logged, the
+previous bytes stay, and the next request tries again.
 
-It takes the build as a function, so it knows nothing of the site, the
+The other fixed outputs (``lazy``: the health page, the feeds, the API's
+default documents) are only marked stale by a change: each is built alone, on
+its own first request after the change, under the same rules (one build
+shared by the requests that wait for it, the previous bytes served while it
+runs or for ``rebuild_delay`` after the last one started). A busy poll then
+costs one river build per second, not one build of every output. The warm
+start (:meth:`OutputCache.refresh`) builds every output in one read, so the
+first visitor of any page pays nothing. Parameterised outputs (older pages,
+feed pages, API queries) are kept in a small LRU for the store generation
+they were built from.
+
+It takes the builds as functions, so it knows nothing of the site, the
 templates or HTTP routes. Must not import Klein or the store's classes.
 """
 
@@ -25,6 +33,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TypeVar
 
+import attrs
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -42,6 +51,19 @@ REBUILD_DELAY = 1.0
 BuildsAll = Callable[[ReadsPlanet, datetime], Mapping[str, Output]]
 #: Builds one parameterised output, or None when there is nothing at that address.
 BuildsOne = Callable[[ReadsPlanet, datetime], "Output | None"]
+#: Builds one fixed output that is built only when asked for.
+BuildsLazily = Callable[[ReadsPlanet, datetime], Output]
+
+
+@attrs.define
+class _Lazy:
+    """One lazily built output: its bytes, what they were built from, its running build."""
+
+    build: BuildsLazily
+    cached: Cached | None = None
+    generation: int = -1
+    building: Deferred[None] | None = None
+    last_start: float = float("-inf")
 
 
 class OutputCache:
@@ -50,7 +72,9 @@ class OutputCache:
     Args:
         store: Where the outputs are read from; its ``generation`` says what is stale.
         reactor: The clock (``Last-Modified`` and the ``now`` every build gets).
-        build: Builds the fixed outputs; runs on a reader thread.
+        build: Builds the eager fixed outputs (the river); runs on a reader thread.
+        lazy: The other fixed outputs by path, each built alone on a reader thread
+            when a request finds it stale.
         kept: How many parameterised outputs the LRU keeps.
         rebuild_delay: Least seconds between the starts of two builds. With 0, a
             request after a write always waits for the rebuild, so a client
@@ -66,6 +90,7 @@ class OutputCache:
         reactor: IReactorTime,
         build: BuildsAll,
         *,
+        lazy: Mapping[str, BuildsLazily] | None = None,
         kept: int = 256,
         rebuild_delay: float = REBUILD_DELAY,
         on_built: Callable[[float], None] | None = None,
@@ -86,6 +111,9 @@ class OutputCache:
         #: Fires (with None, whatever the outcome) when the running build ends.
         self._building: Deferred[None] | None = None
         self._computed: OrderedDict[tuple[int, str], Cached] = OrderedDict()
+        self._lazy = {path: _Lazy(one) for path, one in (lazy or {}).items()}
+        #: True while the running eager build also builds every lazy output (the warm start).
+        self._building_all = False
 
     def now(self) -> datetime:
         """The reactor's time as an aware UTC datetime."""
@@ -108,37 +136,51 @@ class OutputCache:
         None even when the build failed (the failure is logged; the previous
         outputs stay and the next call builds again). For the daemon's first
         render: this build does not hold back the next one by ``rebuild_delay``.
+        Every lazy output that is stale is built in the same read (the warm start).
         """
-        return self._refresh(paced=False)
+        return self._refresh(paced=False, everything=True)
 
-    def _refresh(self, *, paced: bool) -> Deferred[None]:
+    def _refresh(self, *, paced: bool, everything: bool = False) -> Deferred[None]:
         """:meth:`refresh`; a ``paced`` build (asked for by requests) starts the delay."""
         if self._building is not None:
             return _when(self._building)
-        if self._generation == self._store.generation and self._fixed:
+        generation = self._store.generation
+        stale = [p for p, one in self._lazy.items() if everything and one.generation != generation]
+        if self._generation == generation and self._fixed and not stale:
             return succeed(None)
         if paced:
             self._last_start = self._reactor.seconds()
-        return _when(self._start())
+        return _when(self._start(stale))
 
-    def _start(self) -> Deferred[None]:
+    def _start(self, lazy: list[str]) -> Deferred[None]:
+        """Build the eager outputs, and the lazy ones at ``lazy`` in the same read."""
         self._disarm()
         generation = self._store.generation
         now = self.now()
         started = self._reactor.seconds()
         previous = dict(self._fixed)
         build = self._build
+        extra = {path: (self._lazy[path].build, self._lazy[path].cached) for path in lazy}
 
-        def read(db: ReadsPlanet) -> dict[str, Cached]:
-            return {
+        def read(db: ReadsPlanet) -> tuple[dict[str, Cached], dict[str, Cached]]:
+            eager = {
                 path: prepare(output, now, previous.get(path), fixed_cache_control(path))
                 for path, output in build(db, now).items()
             }
+            others = {
+                path: prepare(one(db, now), now, before, fixed_cache_control(path))
+                for path, (one, before) in extra.items()
+            }
+            return eager, others
 
-        def built(outputs: dict[str, Cached]) -> None:
-            self._fixed = outputs
+        def built(outputs: tuple[dict[str, Cached], dict[str, Cached]]) -> None:
+            eager, others = outputs
+            self._fixed = eager
             self._generation = generation
             self._computed.clear()
+            for path, cached in others.items():
+                self._lazy[path].cached = cached
+                self._lazy[path].generation = generation
             if self._on_built is not None:
                 self._on_built(self._reactor.seconds() - started)
 
@@ -147,11 +189,13 @@ class OutputCache:
 
         def ended(_: object) -> None:
             self._building = None
+            self._building_all = False
             done.callback(None)
 
         # Set the flag before reading: an in-memory store may answer at once.
         done: Deferred[None] = Deferred()
         self._building = done
+        self._building_all = bool(lazy)
         self._store.reading(read).addCallback(built).addErrback(failed).addBoth(ended)
         return done
 
@@ -167,9 +211,14 @@ class OutputCache:
         up. The daemon's first render (:meth:`refresh`) does not count: the
         first request after a start that finds the outputs stale rebuilds at once.
 
+        A lazy output follows the same rules on its own: it is built when a
+        request finds it stale, alone, never because the river was.
+
         Raises:
             KeyError: No build has succeeded yet (the request fails with a 500).
         """
+        if path in self._lazy:
+            return await self._lazy_output(path)
         if self._fixed and (self._building is not None or self._held()):
             return self._fixed[path]
         await self._refresh(paced=True)
@@ -185,6 +234,53 @@ class OutputCache:
         if self._timer is None:
             self._timer = self._reactor.callLater(wait, self._delay_up)
         return True
+
+    async def _lazy_output(self, path: str) -> Cached:
+        """The lazy output at ``path``, built first (alone) if it is stale and may be."""
+        one = self._lazy[path]
+        if one.cached is None and self._building is not None and self._building_all:
+            await _when(self._building)  # the warm start is building it already
+        generation = self._store.generation
+        if one.cached is not None:
+            if one.generation == generation or one.building is not None:
+                return one.cached
+            if one.last_start + self._rebuild_delay > self._reactor.seconds():
+                return one.cached
+        building = one.building
+        if building is None:
+            one.last_start = self._reactor.seconds()
+            building = self._start_lazy(path, one)
+        await _when(building)
+        if one.cached is None:
+            raise KeyError(path)
+        return one.cached
+
+    def _start_lazy(self, path: str, one: _Lazy) -> Deferred[None]:
+        """Build the lazy output at ``path`` on a reader thread; fires when the build ends."""
+        generation = self._store.generation
+        now = self.now()
+        started = self._reactor.seconds()
+        previous, build = one.cached, one.build
+
+        def read(db: ReadsPlanet) -> Cached:
+            return prepare(build(db, now), now, previous, fixed_cache_control(path))
+
+        def built(cached: Cached) -> None:
+            one.cached, one.generation = cached, generation
+            if self._on_built is not None:
+                self._on_built(self._reactor.seconds() - started)
+
+        def failed(failure: Failure) -> None:
+            self.log.failure("rendering {path} failed", failure, path=path)
+
+        def ended(_: object) -> None:
+            one.building = None
+            done.callback(None)
+
+        done: Deferred[None] = Deferred()
+        one.building = done
+        self._store.reading(read).addCallback(built).addErrback(failed).addBoth(ended)
+        return done
 
     def _delay_up(self) -> None:
         self._timer = None

@@ -218,6 +218,8 @@ class FeedView:
     reading_list: str | None = None
     #: The feed's WebSub subscription state (``active``, ``denied``, ...), or None.
     push: str | None = None
+    #: Which parser read the feed's last document, or None before the first.
+    parser: str | None = None
 
 
 def feed_id(url: str) -> str:
@@ -264,6 +266,7 @@ def feed_views(
             next_poll=_moment(shown_next_poll(s), now),
             reading_list=reading_list_of(configured.get(s.url)),
             push=websub[s.url].state.value if s.url in websub else None,
+            parser=s.parser,
         )
         for s in states
     ]

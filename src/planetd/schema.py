@@ -90,6 +90,9 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # 3: the full-text index of the entries, filled from the rows already there.
     3: searchindex.SCHEMA,
+    # 4: which parser read each feed's last document ("lxml" or "feedparser"; NULL
+    # before the first parsed document). Existing rows keep every value.
+    4: "ALTER TABLE feeds ADD COLUMN parser TEXT;",
     # 5: WebSub subscriptions, one per feed (queried by planetd.websubstore); a row
     # outlives its feed's config section until the hub verifies the unsubscription.
     5: """

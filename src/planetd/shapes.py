@@ -135,6 +135,7 @@ def feed_json(
         "consecutive_failures": state.consecutive_failures,
         "inactive": is_inactive(state, threshold_days, now),
         "reading_list": reading_list_of(config),
+        "parser": state.parser,
     }
 
 

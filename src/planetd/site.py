@@ -1,9 +1,12 @@
 """Building every output of a planet from the store: one aggregation for all faces.
 
 Owns which reads each output makes and how pages link to each other (the
-daemon's paths, or relative links in a static copy). A build reads the
-feeds once (``feed_states`` and ``hidden_counts``) and derives the pages,
-``/api/feeds`` and the OPML from that one read; which entries a page holds
+daemon's paths, or relative links in a static copy). Each fixed output can be
+built alone (the daemon builds the river when the store moves and each other
+output when it is asked for) from only the reads it needs — the Atom feed
+reads no feed state, ``/api/feeds`` no entry — and a full build (the warm
+start, ``planetd render``) makes each read once and derives every output
+from it; which entries a page holds
 is :func:`planetd.river.river_page`'s rule, the JSON shapes are
 :mod:`planetd.shapes`'s, the HTML and XML :class:`planetd.render.Renderer`'s.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
+from functools import cached_property
 
 from planetd.boundaries import (
     FeedState,
@@ -29,19 +33,19 @@ from planetd.boundaries import (
     StoredEntry,
     Subscription,
 )
+from planetd.feedsdoc import FeedsDocument, FeedViews
 from planetd.groups import find_group, group_path, groups_by_feed
 from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
     FeedView,
     RiverPage,
-    feed_views,
     judge_for,
     next_cursor,
     page_fetch_limit,
     river_page,
 )
 from planetd.search import encode_search_cursor
-from planetd.shapes import entries_document, feeds_document, search_document
+from planetd.shapes import entries_document, search_document
 from planetd.websubplan import websub_enabled
 
 __all__ = [
@@ -78,6 +82,78 @@ STATIC_FILES: Mapping[str, str] = {
 }
 
 
+#: Every fixed output's path, in the order a full build makes them.
+FIXED_PATHS = (
+    "/",
+    "/feeds",
+    "/atom.xml",
+    "/rss20.xml",
+    "/opml.xml",
+    "/feed.json",
+    "/api/feeds",
+    "/api/entries",
+)
+#: The fixed outputs rebuilt as soon as the store moves; the others wait to be asked for.
+EAGER_PATHS = ("/",)
+
+
+class _Reads:
+    """What one build reads of the store, each read made at most once, when first needed.
+
+    A river page reads its entries before the feeds: a poll writes a feed's
+    state and its entries in one transaction, so a page that shows an entry
+    shows its feed's state as of that poll or later.
+    """
+
+    def __init__(self, site: Site, db: ReadsPlanet, now: datetime) -> None:
+        self.site, self.db, self.now = site, db, now
+        # The live river's place before any read: an event is published only
+        # after its entries are written, so the page holds every entry up to
+        # this id (and maybe later ones, which the script finds already shown).
+        self.live_since = site.last_event() if site.last_event else None
+
+    @cached_property
+    def fetched(self) -> list[StoredEntry]:
+        """The entries the first river page is cut from."""
+        return self.site._fetch(self.db)
+
+    @cached_property
+    def api_entries(self) -> bytes:
+        """The default ``/api/entries`` document."""
+        return self.site.entries_api(self.db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
+
+    @cached_property
+    def states(self) -> list[FeedState]:
+        return self.db.feed_states()
+
+    @cached_property
+    def websub(self) -> dict[FeedURL, Subscription] | None:
+        """Each feed's WebSub subscription, or None when push is off."""
+        return self.db.websub_states() if websub_enabled(self.site.config) else None
+
+    @cached_property
+    def views(self) -> list[FeedView]:
+        return self.site.feed_views.build(
+            self.states, self.now, self.db.hidden_counts(), self.websub
+        )
+
+    @cached_property
+    def page(self) -> RiverPage:
+        """The first river page, with the feeds beside it."""
+        fetched = self.fetched
+        return river_page(self.views, fetched, self.site.config)
+
+    @cached_property
+    def entries(self) -> tuple[StoredEntry, ...]:
+        """The first page's entries (the feeds' Atom, RSS and JSON Feed): no feed is read."""
+        return river_page((), self.fetched, self.site.config).entries
+
+    def entries_first(self) -> None:
+        """Read every entry a full build shows before any feed (see the class docstring)."""
+        self.fetched  # noqa: B018 -- a cached read, made now for its order
+        self.api_entries  # noqa: B018 -- the same
+
+
 class Site:
     """A planet's outputs, built from one database connection.
 
@@ -97,6 +173,10 @@ class Site:
         self.renderer = renderer
         self.last_event = last_event
         self.judge = judge_for(config)
+        #: ``/api/feeds``, each feed's bytes kept while its state is unchanged.
+        self._feeds_document = FeedsDocument(config)
+        #: What the pages show of each feed, each view made again only when it differs.
+        self.feed_views = FeedViews(config)
         self.feeds_by_url = {f.url: f for f in config.feeds}
         #: The planet's groups, and each feed's group slugs (the API's ``groups``).
         self.groups = renderer.groups
@@ -113,7 +193,7 @@ class Site:
         """The one read of the feeds a build makes, and the views the pages show of them
         (with their WebSub subscriptions when ``websub`` gives them)."""
         states = db.feed_states()
-        return states, feed_views(states, self.config, now, db.hidden_counts(), websub)
+        return states, self.feed_views.build(states, now, db.hidden_counts(), websub)
 
     def _river(
         self,
@@ -157,39 +237,56 @@ class Site:
         outputs, _ = self._build_all(db, now, root or self.renderer.root, paginate=paginate)
         return outputs
 
+    def build_river(self, db: ReadsPlanet, now: datetime) -> dict[str, Output]:
+        """The outputs rebuilt as soon as the store moves (the river, ``/``)."""
+        return {path: self._output(path, _Reads(self, db, now)) for path in EAGER_PATHS}
+
+    def lazy_builders(self) -> dict[str, Callable[[ReadsPlanet, datetime], Output]]:
+        """The other fixed outputs by path, each built from its own reads when asked for."""
+        return {path: self._builder(path) for path in FIXED_PATHS if path not in EAGER_PATHS}
+
+    def _builder(self, path: str) -> Callable[[ReadsPlanet, datetime], Output]:
+        return lambda db, now: self._output(path, _Reads(self, db, now))
+
+    def _output(
+        self, path: str, reads: _Reads, root: str | None = None, paginate: bool = True
+    ) -> Output:
+        """The fixed output at ``path``, from ``reads`` (which reads only what it needs).
+
+        Links start at ``root`` (default: where the daemon serves the planet)."""
+        render, now = self.renderer, reads.now
+        root = root or render.root
+        if path == "/":
+            page = reads.page
+            older = f"{root}?before={page.older}" if paginate and page.older else None
+            # Only the daemon's own page follows the live river (not a static copy).
+            live_since = reads.live_since if root == render.root else None
+            return Output(
+                render.river_html(page, now, older, root=root, live_since=live_since), HTML
+            )
+        if path == "/feeds":
+            return Output(render.feeds_html(reads.views, now, root=root), HTML)
+        if path == "/atom.xml":
+            return Output(render.atom(reads.entries, now), XML_ATOM)
+        if path == "/rss20.xml":
+            return Output(render.rss20(reads.entries, now), XML_RSS)
+        if path == "/opml.xml":
+            return Output(render.opml(reads.views, now), XML_OPML)
+        if path == "/feed.json":
+            return Output(render.json_feed(reads.entries), JSON_FEED)
+        if path == "/api/feeds":
+            return Output(self._feeds_document.build(reads.states, now, reads.websub), JSON)
+        if path == "/api/entries":
+            return Output(reads.api_entries, JSON)
+        raise KeyError(path)
+
     def _build_all(
         self, db: ReadsPlanet, now: datetime, root: str, *, paginate: bool
     ) -> tuple[dict[str, Output], list[FeedView]]:
-        # The live river's place before any read: an event is published only
-        # after its entries are written, so the page holds every entry up to
-        # this id (and maybe later ones, which the script finds already shown).
-        live_since = self.last_event() if self.last_event and root == "/" else None
-        # Entries first, then the feeds: a poll writes a feed's state and its
-        # entries in one transaction, so outputs that show an entry show its
-        # feed's state as of that poll or later.
-        fetched = self._fetch(db)
-        api_entries = self.entries_api(db, limit=API_DEFAULT_LIMIT, before=None, feed=None)
-        websub = db.websub_states() if websub_enabled(self.config) else None
-        states, views = self._read_feeds(db, now, websub)
-        page = river_page(views, fetched, self.config)
-        older = f"{root}?before={page.older}" if paginate and page.older else None
-        render = self.renderer
-        outputs = {
-            "/": Output(
-                render.river_html(page, now, older, root=root, live_since=live_since), HTML
-            ),
-            "/feeds": Output(render.feeds_html(views, now, root=root), HTML),
-            "/atom.xml": Output(render.atom(page.entries, now), XML_ATOM),
-            "/rss20.xml": Output(render.rss20(page.entries, now), XML_RSS),
-            "/opml.xml": Output(render.opml(views, now), XML_OPML),
-            "/feed.json": Output(render.json_feed(page.entries), JSON_FEED),
-            "/api/feeds": Output(
-                feeds_document(states, self.config, now, websub),
-                JSON,
-            ),
-            "/api/entries": Output(api_entries, JSON),
-        }
-        return outputs, views
+        reads = _Reads(self, db, now)
+        reads.entries_first()
+        outputs = {path: self._output(path, reads, root, paginate) for path in FIXED_PATHS}
+        return outputs, reads.views
 
     def older_page(self, db: ReadsPlanet, now: datetime, before: tuple[float, str]) -> bytes:
         """A river page after the ``before`` cursor (the "Older entries" link)."""

@@ -48,6 +48,7 @@ from planetd.plan import HASH_KEY_PREFIX, EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
 from planetd.search import highlight_html
 from planetd.searchindex import Progress
+from planetd.statememo import FeedStateMemo
 from planetd.submissionstore import SubmissionQueue
 from planetd.subscriptions import feed_order
 
@@ -59,7 +60,7 @@ __all__ = ["Database", "DatabaseError", "StoreError", "ThreadLocalDatabases", "o
 _FEED_COLUMNS = (
     "url, name, link, title, status, http_status, last_error, last_polled_at, "
     "last_success_at, next_poll_at, consecutive_failures, etag, last_modified, body_hash, "
-    "moved_to, subscribed_at, entry_count, latest_entry_at"
+    "moved_to, subscribed_at, entry_count, latest_entry_at, parser"
 )
 _ENTRY_COLUMNS = (
     "e.id, e.feed_url, e.key, e.title, e.link, e.author, e.published, e.updated, "
@@ -85,6 +86,7 @@ def _feed_state(row: Sequence[Any]) -> FeedState:
         subscribed_at=schema.dt(row[15]),
         entry_count=row[16],
         latest_entry_at=schema.dt(row[17]),
+        parser=row[18],
     )
 
 
@@ -131,10 +133,14 @@ def _search_hit(
 class Database:
     """One SQLite connection and planetd's queries over it. Use from one thread at a time."""
 
-    def __init__(self, path: str, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: str, *, readonly: bool = False, memo: FeedStateMemo | None = None
+    ) -> None:
         self.path = path
         self.readonly = readonly
         self._conn = schema.connect(path, readonly=readonly)
+        #: Feed states already made from unchanged rows (shared by the reader connections).
+        self._memo = memo
 
     def submission_queue(self) -> SubmissionQueue:
         """The queue of suggested feeds over this connection."""
@@ -183,6 +189,8 @@ class Database:
         """Every configured feed, in :func:`planetd.subscriptions.feed_order`."""
         where = "WHERE active = 1" if active_only else ""
         rows = self._conn.execute(f"SELECT {_FEED_COLUMNS} FROM feeds {where}")
+        if self._memo is not None:
+            return self._memo.states(rows, _feed_state)
         states = []
         for row in rows:
             try:
@@ -267,7 +275,7 @@ class Database:
             "UPDATE feeds SET link = ?, title = ?, status = ?, http_status = ?, last_error = ?,"
             " last_polled_at = ?, last_success_at = ?, next_poll_at = ?,"
             " consecutive_failures = ?, etag = ?, last_modified = ?, body_hash = ?,"
-            " moved_to = ?,"
+            " moved_to = ?, parser = ?,"
             " entry_count = (SELECT count(*) FROM entries WHERE feed_url = feeds.url),"
             " latest_entry_at = (SELECT max(published) FROM entries WHERE feed_url = feeds.url)"
             " WHERE url = ?",
@@ -285,6 +293,7 @@ class Database:
                 state.validators.last_modified,
                 state.validators.body_hash,
                 state.moved_to,
+                state.parser,
                 state.url,
             ),
         )
@@ -501,13 +510,14 @@ class ThreadLocalDatabases:
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
+        self._memo = FeedStateMemo()
         self._all: list[Database] = []
         self._lock = threading.Lock()
 
     def get(self) -> Database:
         db: Database | None = getattr(self._local, "db", None)
         if db is None:
-            db = Database(self.path, readonly=True)
+            db = Database(self.path, readonly=True, memo=self._memo)
             self._local.db = db
             with self._lock:
                 self._all.append(db)

@@ -264,6 +264,8 @@ class FeedState:
     subscribed_at: datetime | None = None
     entry_count: int = 0
     latest_entry_at: datetime | None = None
+    #: Which parser read the feed's last document (``ParsedFeed.parser``); None before one.
+    parser: str | None = None
 
 
 @attrs.frozen

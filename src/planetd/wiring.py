@@ -18,7 +18,9 @@ schedule of pushed feeds and the hubs each poll discovers) and into the web
 face (the callbacks).
 
 The web layer (Klein, Jinja2) is imported inside :func:`web_face` only, so
-``planetd poll`` never loads it.
+``planetd poll`` never loads it; the parse pool (and with it feedparser, lxml
+and nh3) is imported when it is first started or handed a body
+(:class:`ParserOnDemand`), so a poll whose feeds are all unchanged never loads it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from twisted.logger import Logger
 
 from planetd.boundaries import (
     AnswersCallbacks,
+    EntryKey,
     FeedURL,
     ListedFeed,
     Metrics,
+    ParsedFeed,
     PlanetConfig,
     PollReport,
     Preview,
@@ -45,24 +49,24 @@ from planetd.dbthreads import Store
 from planetd.faces import read_faces
 from planetd.fetch import Fetcher
 from planetd.nometrics import NULL_METRICS
-from planetd.outputs import REBUILD_DELAY
 from planetd.poller import Poller
 from planetd.reload import effective_config
 from planetd.submitweb import DeskState
 from planetd.websub import WebSubscriber, hub_client
 from planetd.websubplan import websub_enabled
 from planetd.websubweb import WebSubCallbacks
-from planetd.workers import ParsePool
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IReactorTime
     from twisted.web.resource import IResource
 
-    from planetd.boundaries import IDaemonReactor, WebFace
+    from planetd.boundaries import IDaemonReactor, Parses, WebFace
     from planetd.livefeed import ChangeFeed
     from planetd.render import Renderer
     from planetd.submitweb import SubmitDesk
     from planetd.web import PlanetWeb
+    from planetd.workers import ParsePool
 
 log = Logger()
 
@@ -76,6 +80,46 @@ def user_agent(config: PlanetConfig) -> str:
 
     contact = "; ".join(p for p in (config.link, config.owner_email) if p)
     return f"planetd/{__version__} (+{contact})" if contact else f"planetd/{__version__}"
+
+
+class ParserOnDemand:
+    """The parse pool, imported and made when it is first started or handed a body.
+
+    Args:
+        reactor: The pool's reactor.
+        workers: Parse processes (default: one per core).
+        metrics: Told of every parse-pool restart.
+    """
+
+    def __init__(self, reactor: IDaemonReactor, *, workers: int | None, metrics: Metrics) -> None:
+        self._reactor = reactor
+        self._workers = workers
+        self._metrics = metrics
+        self._pool: ParsePool | None = None
+
+    @property
+    def pool(self) -> ParsePool:
+        """The parse pool, made now if it was not yet."""
+        if self._pool is None:
+            from planetd.workers import ParsePool
+
+            self._pool = ParsePool(self._reactor, workers=self._workers, metrics=self._metrics)
+        return self._pool
+
+    def start(self) -> None:
+        """Start the workers now, so the first poll does not wait for them."""
+        self.pool.start()
+
+    def stop(self) -> None:
+        """Stop the workers, if there are any."""
+        if self._pool is not None:
+            self._pool.stop()
+
+    def parse(
+        self, body: bytes, url: str, content_type: str | None, known: dict[EntryKey, str]
+    ) -> Deferred[ParsedFeed]:
+        """Parse in a worker (:meth:`planetd.workers.ParsePool.parse`)."""
+        return self.pool.parse(body, url, content_type, known)
 
 
 class Aggregation:
@@ -104,7 +148,7 @@ class Aggregation:
     ) -> None:
         self.config = config
         self.store = Store(reactor, database)
-        self.parser = ParsePool(reactor, workers=workers, metrics=metrics)
+        self.parser = ParserOnDemand(reactor, workers=workers, metrics=metrics)
         self.fetcher = Fetcher(
             reactor,
             user_agent=user_agent(config),
@@ -161,7 +205,7 @@ def web_face(
     reactor: IReactorTime,
     *,
     is_running: Callable[[], bool] = lambda: True,
-    rebuild_delay: float = REBUILD_DELAY,
+    rebuild_delay: float | None = None,
     metrics: Metrics = NULL_METRICS,
     metrics_page: IResource | None = None,
     root: str = "/",
@@ -177,7 +221,8 @@ def web_face(
         reactor: The clock of the output cache.
         is_running: Whether the poller runs (``/healthz`` says ok only then).
         rebuild_delay: Least seconds between two rebuilds of the pages (0: a request
-            after a write always waits for the rebuild).
+            after a write always waits for the rebuild; None: the output cache's
+            default, :data:`planetd.outputs.REBUILD_DELAY`).
         metrics: Told how long each build of the pages took.
         metrics_page: ``/metrics`` on this web face (None: 404 there).
         root: Where the planet is served (its mount when it is one of several).
@@ -189,7 +234,7 @@ def web_face(
     shows no face.
     """
     from planetd.livefeed import EventsResource
-    from planetd.outputs import OutputCache
+    from planetd.outputs import REBUILD_DELAY, OutputCache
     from planetd.render import Renderer, read_asset, read_stylesheet
     from planetd.site import Site
     from planetd.web import PlanetWeb
@@ -199,10 +244,11 @@ def web_face(
         log.warn("{problem}", problem=problem)
     renderer = Renderer(config, faces.files, root=root)
     site = Site(config, renderer, last_event=None if live is None else lambda: live.last_event_id)
+    delay = REBUILD_DELAY if rebuild_delay is None else rebuild_delay
     groups = {
         group.slug: OutputCache(
             store, reactor, functools.partial(site.group_outputs, group=group),
-            rebuild_delay=rebuild_delay,
+            rebuild_delay=delay,
         )
         for group in site.groups
     }  # fmt: skip
@@ -211,8 +257,9 @@ def web_face(
         OutputCache(
             store,
             reactor,
-            site.build_all,
-            rebuild_delay=rebuild_delay,
+            site.build_river,
+            lazy=site.lazy_builders(),
+            rebuild_delay=delay,
             on_built=metrics.page_built,
         ),
         stylesheet=read_stylesheet(renderer),
@@ -242,7 +289,7 @@ class PlanetAssembly:
         rng: Jitter source for the poller.
         workers: Parse processes (default: one per core).
         is_running: Whether the poll loop runs (``/healthz`` says ok only then).
-        rebuild_delay: Least seconds between two rebuilds of the pages.
+        rebuild_delay: Least seconds between two rebuilds of the pages (None: the default).
 
     ``metrics`` counts for ``/metrics``: served by the web face, or, with
     ``metrics_listen``, by :attr:`metrics_page` on a listener of its own
@@ -258,7 +305,7 @@ class PlanetAssembly:
         rng: random.Random | None = None,
         workers: int | None = None,
         is_running: Callable[[], bool] = lambda: True,
-        rebuild_delay: float = REBUILD_DELAY,
+        rebuild_delay: float | None = None,
     ) -> None:
         from planetd.livefeed import ChangeFeed
         from planetd.prometheus import PrometheusMetrics
@@ -360,6 +407,7 @@ class PlanetAssembly:
     def _planets_web(self, config: PlanetConfig) -> WebFace:
         """Several planets over the one store: each planet's own web face, as it runs
         (its reading lists' feeds included), served where :func:`planets.places` says."""
+        from planetd.outputs import REBUILD_DELAY
         from planetd.planetspage import planets_page, shown_planets
         from planetd.planetview import PlanetStore
         from planetd.render import Renderer
@@ -387,7 +435,7 @@ class PlanetAssembly:
             self.store,
             self.reactor,
             lambda db, now: planets_page(db, shown, renderer, now, stylesheet=stylesheet),
-            rebuild_delay=self.rebuild_delay,
+            rebuild_delay=REBUILD_DELAY if self.rebuild_delay is None else self.rebuild_delay,
         )
         return PlanetsWeb(found, webs, page)
 
@@ -409,3 +457,7 @@ class PlanetAssembly:
         self.web.stop()
         self.changes.close()
         await self.aggregation.close()
+
+
+if TYPE_CHECKING:  # static conformance: the poller takes the on-demand pool as a parse pool
+    _parses: type[Parses] = ParserOnDemand
