@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from planetd.values import (
+    Claim,
     EntryID,
     EntryKey,
     FeedConfig,
@@ -65,6 +66,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = [
+    "Claim",
+    "ClaimsFeeds",
     "EntryID",
     "EntryKey",
     "FeedConfig",
@@ -274,3 +277,16 @@ class StoresReadingLists(Protocol):
     def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
 
     def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...
+
+
+# -- several daemons, one planet ---------------------------------------------------------
+
+
+class ClaimsFeeds(Protocol):
+    """What the poller needs of a store that several daemons share: a lease per due feed.
+
+    A feed is polled only by the node whose :meth:`claim` answered a state;
+    storing its poll (``record_poll``) ends the lease.
+    """
+
+    def claim(self, url: FeedURL) -> Deferred[Claim]: ...

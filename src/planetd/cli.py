@@ -235,6 +235,26 @@ class OpmlOptions(_Options):
             raise usage.UsageError("opml needs a command: export or import")
 
 
+class MigrateOptions(_Options):
+    synopsis = "--from PLANET.SQLITE --to postgresql://USER@HOST:PORT/DB"
+    longdesc = (
+        "Copy a planet (feeds, schedules, validators, entries, hidden reasons, expunged "
+        "keys, reading lists) from its SQLite file into an empty PostgreSQL database, "
+        "and check that every table's count matches."
+    )
+    optParameters = [
+        ["from", None, None, "The SQLite file to copy (read only)."],
+        ["to", None, None, "The PostgreSQL database to copy into (postgresql://...)."],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["from"] or not self["to"]:
+            raise usage.UsageError("migrate needs --from PATH and --to postgresql://...")
+
+    def run(self) -> int:
+        return commands.migrate(self["from"], self["to"])
+
+
 class Options(_Options):
     """``planetd COMMAND ...``."""
 
@@ -248,12 +268,13 @@ class Options(_Options):
         ["feeds", None, FeedsOptions, "Show the feeds' health."],
         ["opml", None, OpmlOptions, "Export or import subscriptions as OPML."],
         ["search", None, SearchOptions, "Search the stored entries."],
+        ["migrate", None, MigrateOptions, "Copy a planet from SQLite to PostgreSQL."],
     ]
 
     def postOptions(self) -> None:
         if not self.subCommand:
             raise usage.UsageError(
-                "a command is required: check, poll, reload, render, feeds, opml or search"
+                "a command is required: check, poll, reload, render, feeds, opml, search or migrate"
             )
 
 

@@ -365,3 +365,17 @@ def opml_import(opml_path: str, config_path: str) -> int:
         line += f", {plan.unusable} not http(s) URLs"
     print(line)
     return 0
+
+
+def migrate(source: str, target: str) -> int:
+    """``planetd migrate``: copy a planet from SQLite to PostgreSQL, counts checked."""
+    from planetd.config import is_database_url
+    from planetd.pgmigrate import migrate as copy
+
+    if not is_database_url(target):
+        raise CommandError(f"{target}: --to must be a postgresql:// URL")
+    if not os.path.exists(source):
+        raise CommandError(f"{source}: no such SQLite file")
+    copied = copy(source, target)
+    print(", ".join(f"{n} {table}" for table, n in copied.items()) + " copied; counts match")
+    return 0

@@ -42,6 +42,7 @@ from planetd.boundaries import (
     StoredEntry,
     Validators,
 )
+from planetd.config import is_database_url
 from planetd.entrywrite import execute_plan, read_stored_feed
 from planetd.plan import EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
@@ -391,7 +392,12 @@ def open_database(
     """Open and migrate the database at ``path``, or raise :class:`StoreError` saying why.
 
     ``progress`` hears how far a migration that builds the search index has got.
+    A ``postgresql://`` URL opens :class:`planetd.pgstore.PgDatabase` instead.
     """
+    if is_database_url(path):
+        from planetd.pgstore import open_pg_database
+
+        return open_pg_database(path, readonly=readonly)
     schema.refuse_unusable_file(path, readonly=readonly)
     db = Database(path, readonly=readonly)
     try:

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 
 from planetd.boundaries import FeedURL, ListedFeed, Metrics, PlanetConfig, PollReport, Stores
-from planetd.config import file_path
+from planetd.config import file_path, is_database_url
 from planetd.dbthreads import Store
 from planetd.faces import read_faces
 from planetd.fetch import Fetcher
 from planetd.nometrics import NULL_METRICS
 from planetd.outputs import REBUILD_DELAY
+from planetd.pgthreads import PgStore
 from planetd.poller import Poller
 from planetd.reload import effective_config
 from planetd.workers import ParsePool
@@ -53,12 +54,25 @@ def user_agent(config: PlanetConfig) -> str:
     return f"planetd/{__version__} (+{contact})" if contact else f"planetd/{__version__}"
 
 
+def make_store(config: PlanetConfig, database: str, reactor: IDaemonReactor) -> Store | PgStore:
+    """The store ``database`` names: an SQLite file, or (``postgresql://...``) a
+    PostgreSQL database that several daemons may share."""
+    if is_database_url(database):
+        return PgStore(
+            reactor,
+            database,
+            lease_timeout=config.lease_timeout,
+            per_host=config.per_host_concurrency,
+        )
+    return Store(reactor, database)
+
+
 class Aggregation:
     """Store, fetcher, parse pool and poller for one planet, opened and closed together.
 
     Args:
         config: The planet.
-        database: The SQLite file.
+        database: The SQLite file, or a ``postgresql://`` URL.
         reactor: The reactor everything runs on (the real one in the daemon and CLI).
         rng: Jitter source for the poller.
         workers: Parse processes (default: one per core).
@@ -78,7 +92,7 @@ class Aggregation:
         metrics: Metrics = NULL_METRICS,
     ) -> None:
         self.config = config
-        self.store = Store(reactor, database)
+        self.store = make_store(config, database, reactor)
         self.parser = ParsePool(reactor, workers=workers, metrics=metrics)
         self.fetcher = Fetcher(
             reactor,
@@ -94,6 +108,7 @@ class Aggregation:
             rng=rng,
             on_poll=on_poll,
             metrics=metrics,
+            claims=self.store if isinstance(self.store, PgStore) else None,
         )
         #: The feeds each reading list named when last fetched, as the store kept them.
         self.listed: dict[FeedURL, tuple[ListedFeed, ...]] = {}
