@@ -1,0 +1,122 @@
+"""Several daemons, one planet: real ``twistd -n planetd`` nodes on one PostgreSQL database.
+
+Each feed is polled once per interval whichever node polls it (counted at the
+feed server), no entry is stored twice, every node serves the same entries, a
+killed node's feeds are polled by the others, and a restarted PostgreSQL
+server costs nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Daemon, FeedServer
+from feeds import atom
+
+pytestmark = pytest.mark.e2e
+
+INTERVAL = 4.0
+FEEDS = 8
+
+
+def _planet(tmp_path: Path, server: FeedServer, lease: str = "3s") -> Path:
+    sections = []
+    for n in range(FEEDS):
+        entries = [
+            (f"tag:n{n},2026:{i}", f"Post {i} of {n}", f"2026-07-0{1 + i}T0{n}:00:00Z", "<p>x</p>")
+            for i in range(3)
+        ]
+        (server.folder / f"f{n}.atom").write_text(
+            atom(f"Blog {n}", f"https://b{n}.example/", entries)
+        )
+        sections.append(f"[{server.url(f'f{n}.atom')}]\nname = Blog {n}\n")
+    config = tmp_path / "planet.ini"
+    config.write_text(
+        "[Planet]\nname = Shared\nlink = http://planet.example.org/\nmin_interval = 1s\n"
+        f"poll_interval = {INTERVAL:g}s\nlease_timeout = {lease}\nper_host_concurrency = 8\n\n"
+        + "\n".join(sections)
+    )
+    return config
+
+
+def _node(tmp_path: Path, config: Path, url: str, n: int) -> Daemon:
+    daemon = Daemon(config, tmp_path / "unused.sqlite", tmp_path / f"node{n}.log")
+    daemon.database = url  # type: ignore[assignment]  # a postgresql:// URL, not a path
+    return daemon
+
+
+def _polls(server: FeedServer) -> Counter[str]:
+    return Counter(path for _, path in server.accesses())
+
+
+def _ids(daemon: Daemon) -> list[str]:
+    body: Any = daemon.json("/api/entries?limit=500")
+    return [e["id"] for e in body["entries"]]
+
+
+def test_two_nodes_poll_each_feed_once_per_interval_and_agree(
+    tmp_path: Path, feed_server: FeedServer, pg_url: str
+) -> None:
+    """Two nodes for several intervals: each feed fetched about once per interval in all
+    (not once per node), both nodes did polls, no duplicate entries, identical
+    ``/api/entries`` on both; then one node is SIGKILLed and the other polls every feed
+    within lease_timeout + one interval."""
+    config = _planet(tmp_path, feed_server)
+    nodes = [_node(tmp_path, config, pg_url, n) for n in range(2)]
+    try:
+        for node in nodes:
+            node.start()
+        started = time.monotonic()
+        time.sleep(4 * INTERVAL)
+        elapsed = time.monotonic() - started
+        polls = _polls(feed_server)
+        assert len(polls) == FEEDS
+        most = elapsed / (0.9 * INTERVAL) + 1.5
+        assert all(count <= most for count in polls.values()), (polls, most)
+        assert all(count >= 3 for count in polls.values()), polls
+        assert all("polled http" in node.log() for node in nodes)
+        expected = FEEDS * 3
+        nodes[0].wait_until(lambda: len(_ids(nodes[0])) == expected, 5, "every entry")
+        nodes[1].wait_until(lambda: _ids(nodes[1]) == _ids(nodes[0]), 5, "identical entries")
+        assert len(set(_ids(nodes[0]))) == expected
+        nodes[0].stop(signal.SIGKILL)
+        before = _polls(feed_server)
+        nodes[1].wait_until(
+            lambda: all(_polls(feed_server)[p] > before[p] for p in before),
+            3.0 + INTERVAL * 1.1 + 3.0,
+            "the survivor polls every feed",
+        )
+        assert len(set(_ids(nodes[1]))) == expected
+    finally:
+        for node in nodes:
+            node.stop(signal.SIGKILL)
+
+
+def test_a_restarted_postgresql_server_costs_nothing(
+    tmp_path: Path, feed_server: FeedServer, pg_url: str, pg_server: Any
+) -> None:
+    """The server killed and restarted under a running node: the node reconnects, goes on
+    polling and serving, and every entry is still there once."""
+    config = _planet(tmp_path, feed_server)
+    node = _node(tmp_path, config, pg_url, 0)
+    try:
+        node.start()
+        node.wait_until(lambda: len(_ids(node)) == FEEDS * 3, 15, "every entry")
+        pg_server.restart()
+        before = _polls(feed_server)
+        node.wait_until(
+            lambda: all(_polls(feed_server)[p] > before[p] + 1 for p in before),
+            4 * INTERVAL,
+            "polling goes on",
+        )
+        assert node.status("/healthz") == 200
+        ids = _ids(node)
+        assert len(ids) == len(set(ids)) == FEEDS * 3
+    finally:
+        node.stop(signal.SIGKILL)
