@@ -7,15 +7,21 @@ fixture; this file holds what only PostgreSQL has.)
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from builders import feed_config
-from planetd.boundaries import FeedStatus, ListedFeed, PollOutcome, ReadingListState
+from builders import feed_config, parsed
+from planetd.boundaries import FeedState, FeedStatus, ListedFeed, PollOutcome, ReadingListState
+from planetd.config import parse_config
+from planetd.dbthreads import Store
 from planetd.pgstore import PgDatabase
+from planetd.pgthreads import PgStore
 from planetd.schema import SCHEMA_VERSION
+from planetd.search import parse_query
 from planetd.store import StoreError, open_database
+from planetd.wiring import Aggregation
 
 NOW = datetime(2026, 7, 4, 12, tzinfo=timezone.utc)
 A = feed_config("https://a.example/feed", name="Alice")
@@ -138,4 +144,48 @@ def test_claims_hold_the_per_host_limit_across_nodes(pg_url: str) -> None:
     refused = db.claim(B.url, "two", now, 120.0, "a.example", 1)
     assert refused.state is None and refused.retry_at == now + 1.0
     assert db.claim(B.url, "two", now + 121, 120.0, "a.example", 1).state is not None
+    db.close()
+
+
+def test_a_database_url_in_the_config_is_kept_as_written(tmp_path: Path) -> None:
+    """``database = postgresql://...`` is a URL, not a path beside the config; and
+    ``lease_timeout`` is read as a duration (default two minutes)."""
+    text = "[Planet]\ndatabase = postgresql://planetd@db.example:5432/planet\nlease_timeout = 45s\n"
+    planet = parse_config(text, str(tmp_path / "planet.ini"))
+    assert planet.database == "postgresql://planetd@db.example:5432/planet"
+    assert planet.lease_timeout == 45.0
+    assert parse_config("[Planet]\n", str(tmp_path / "planet.ini")).lease_timeout == 120.0
+
+
+def test_the_wiring_picks_the_store_the_database_names(tmp_path: Path) -> None:
+    """A postgresql:// database gets the PostgreSQL store (with the config's lease and
+    per-host limit) and its poller asks for claims; a file gets SQLite's, no claims."""
+    from twisted.internet import reactor
+
+    config = parse_config("[Planet]\nlease_timeout = 30s\nper_host_concurrency = 3\n", "p.ini")
+    pg = Aggregation(config, "postgresql://u@127.0.0.1:1/x", reactor)  # type: ignore[arg-type]
+    assert isinstance(pg.store, PgStore) and pg.poller.claims is pg.store
+    assert (pg.store.lease_timeout, pg.store.per_host) == (30.0, 3)
+    lite = Aggregation(config, str(tmp_path / "p.sqlite"), reactor)  # type: ignore[arg-type]
+    assert isinstance(lite.store, Store) and lite.poller.claims is None
+
+
+def test_search_finds_stemmed_words_with_highlighted_snippets(pg_url: str) -> None:
+    """On PostgreSQL a search matches English stems in title and text, ranks title hits
+    first, leaves hidden entries out, and marks the hits in the snippet."""
+    db = _open(pg_url)
+    db.sync_feeds([A], NOW)
+    entries = (
+        parsed("t", NOW - timedelta(days=2), title="Running servers", text="About ops."),
+        parsed("x", NOW - timedelta(days=1), title="Notes", text="He runs a marathon daily."),
+        parsed("n", NOW, title="Gardening", text="Nothing to see."),
+    )
+    state = FeedState(url=A.url, name=A.name, status=FeedStatus.OK, last_polled_at=NOW)
+    db.record_poll(A, PollOutcome(state=state, entries=entries), NOW)
+    results = db.search(parse_query("run"), limit=10)
+    assert [h.entry.title for h in results.hits] == ["Running servers", "Notes"]
+    assert "<mark>runs</mark>" in results.hits[1].snippet_html
+    assert results.next_offset is None
+    first = db.search(parse_query("run"), limit=1)
+    assert len(first.hits) == 1 and first.next_offset == 1
     db.close()

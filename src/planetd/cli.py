@@ -42,8 +42,8 @@ _DATABASE = [
     "database",
     "d",
     None,
-    "The SQLite file (default as the daemon: the config's database key, "
-    "else planetd.sqlite beside the config).",
+    "The SQLite file or postgresql:// URL (default as the daemon: the config's "
+    "database key, else planetd.sqlite beside the config).",
 ]
 
 

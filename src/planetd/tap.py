@@ -33,7 +33,13 @@ class Options(usage.Options):
     )
     optParameters = [
         ["config", "c", None, "The Planet-style INI file (required)."],
-        ["database", "d", None, "The SQLite file (default: planetd.sqlite beside the config)."],
+        [
+            "database",
+            "d",
+            None,
+            "The SQLite file (default: planetd.sqlite beside the config), "
+            "or a postgresql://USER@HOST:PORT/DB database several daemons may share.",
+        ],
     ]
 
     def __init__(self) -> None:
