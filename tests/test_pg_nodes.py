@@ -22,6 +22,8 @@ from feeds import atom
 pytestmark = pytest.mark.e2e
 
 INTERVAL = 4.0
+#: Seconds a ``/slow/`` feed takes to answer (tests/feedserver.py's ``Slow.delay``).
+SLOW = 2.0
 FEEDS = 8
 
 
@@ -120,3 +122,80 @@ def test_a_restarted_postgresql_server_costs_nothing(
         assert len(ids) == len(set(ids)) == FEEDS * 3
     finally:
         node.stop(signal.SIGKILL)
+
+
+def _slow_planet(tmp_path: Path, server: FeedServer, posts: dict[int, int]) -> Path:
+    """Feeds served late (``/slow/``), ``posts[n]`` entries in feed ``n``."""
+    for n, count in posts.items():
+        _write_feed(server, n, count)
+    sections = [f"[{server.url(f'slow/f{n}.atom')}]\nname = Blog {n}\n" for n in posts]
+    config = tmp_path / "planet.ini"
+    config.write_text(
+        "[Planet]\nname = Shared\nlink = http://planet.example.org/\nmin_interval = 1s\n"
+        f"poll_interval = {INTERVAL:g}s\nlease_timeout = 3s\nper_host_concurrency = 8\n"
+        "new_feed_items = 100\n\n" + "\n".join(sections)
+    )
+    return config
+
+
+def _write_feed(server: FeedServer, n: int, count: int) -> None:
+    entries = [
+        (f"tag:n{n},2026:{i}", f"Post {i} of {n}", f"2026-07-01T{i // 60:02d}:{i % 60:02d}:00Z", "")
+        for i in range(count)
+    ]
+    (server.folder / f"f{n}.atom").write_text(atom(f"Blog {n}", f"https://b{n}.example/", entries))
+
+
+def test_three_nodes_with_one_killed_mid_poll_ten_times(
+    tmp_path: Path, feed_server: FeedServer, pg_url: str
+) -> None:
+    """Three nodes on feeds that take two seconds to answer, so polls are in flight; ten
+    times a node is SIGKILLed and started again while the feeds grow: after each kill
+    every feed is fetched again within lease_timeout + one interval, and in the end
+    every entry is stored once and all three nodes serve the same ``/api/entries``."""
+    posts = dict.fromkeys(range(6), 2)
+    config = _slow_planet(tmp_path, feed_server, posts)
+    nodes = [_node(tmp_path, config, pg_url, n) for n in range(3)]
+    held = 0  # leases a killed node left behind: its polls in flight
+    try:
+        for node in nodes:
+            node.start()
+        for kill in range(10):
+            victim = nodes[kill % 3]
+            posts[kill % 6] += 1
+            _write_feed(feed_server, kill % 6, posts[kill % 6])
+            time.sleep(0.7)
+            assert victim.process is not None
+            pid = victim.process.pid
+            victim.stop(signal.SIGKILL)
+            held += _leases_of(pg_url, pid)
+            killed = _polls(feed_server)
+            survivor = nodes[(kill + 1) % 3]
+            survivor.wait_until(
+                lambda killed=killed: all(_polls(feed_server)[p] > killed[p] for p in killed),
+                3.0 + 1.1 * INTERVAL + SLOW + 3.0,
+                f"every feed fetched again after kill {kill + 1}",
+            )
+            victim.start()
+        expected = sum(posts.values())
+        nodes[0].wait_until(
+            lambda: len(_ids(nodes[0])) == expected, 3 * INTERVAL, "every entry stored"
+        )
+        for node in nodes[1:]:
+            node.wait_until(lambda n=node: _ids(n) == _ids(nodes[0]), 5, "identical entries")
+        assert len(set(_ids(nodes[0]))) == expected
+        assert held >= 1, "no node was killed mid-poll"
+    finally:
+        for node in nodes:
+            node.stop(signal.SIGKILL)
+
+
+def _leases_of(url: str, pid: int) -> int:
+    """How many feed leases the node with process ``pid`` holds."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM feed_claims WHERE node LIKE %s", (f"%:{pid}:%",)
+        ).fetchone()
+    return int(row[0]) if row else 0
