@@ -8,9 +8,12 @@ server costs nothing.
 
 from __future__ import annotations
 
+import itertools
+import re
 import signal
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,18 @@ def _polls(server: FeedServer) -> Counter[str]:
     return Counter(path for _, path in server.accesses())
 
 
+def _poll_times(nodes: list[Daemon]) -> dict[str, list[float]]:
+    """When each feed was polled, by any of ``nodes``, from their logs (whole seconds)."""
+    found: dict[str, list[float]] = {}
+    for node in nodes:
+        for match in re.finditer(
+            r"^(\S+) \[planetd\.poller\.Poller#info\] polled (\S+):", node.log(), re.M
+        ):
+            moment = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+            found.setdefault(match.group(2), []).append(moment)
+    return {url: sorted(moments) for url, moments in found.items()}
+
+
 def _ids(daemon: Daemon) -> list[str]:
     body: Any = daemon.json("/api/entries?limit=500")
     return [e["id"] for e in body["entries"]]
@@ -72,16 +87,22 @@ def test_two_nodes_poll_each_feed_once_per_interval_and_agree(
     config = _planet(tmp_path, feed_server)
     nodes = [_node(tmp_path, config, pg_url, n) for n in range(2)]
     try:
+        started = time.monotonic()
         for node in nodes:
             node.start()
-        started = time.monotonic()
         time.sleep(4 * INTERVAL)
-        elapsed = time.monotonic() - started
         polls = _polls(feed_server)
+        most = (time.monotonic() - started) / (0.9 * INTERVAL) + 1  # once per interval
         assert len(polls) == FEEDS
-        most = elapsed / (0.9 * INTERVAL) + 1.5
-        assert all(count <= most for count in polls.values()), (polls, most)
-        assert all(count >= 3 for count in polls.values()), polls
+        assert all(3 <= count <= most for count in polls.values()), (polls, most)
+        # No feed's two polls
+        # (by whichever nodes) are closer than an interval less its jitter (the log
+        # shows whole seconds: a second polled by another node would be 0-1 s apart).
+        times = _poll_times(nodes)
+        assert len(times) == FEEDS and all(len(t) >= 3 for t in times.values())
+        for url, moments in times.items():
+            gaps = [b - a for a, b in itertools.pairwise(moments)]
+            assert all(g >= 0.9 * INTERVAL - 1 for g in gaps), (url, moments)
         assert all("polled http" in node.log() for node in nodes)
         expected = FEEDS * 3
         nodes[0].wait_until(lambda: len(_ids(nodes[0])) == expected, 5, "every entry")

@@ -10,8 +10,9 @@ in the one-row table ``planetd_schema`` (PostgreSQL has no ``user_version``).
 The migrations are numbered as SQLite's are, so that both engines are at the
 same version after the same planetd ran; PostgreSQL's first migration also
 creates what only several daemons sharing one database need (the leases of
-``feed_claims`` and the ``generation`` counter that a trigger moves on every
-change of a feed, which the other daemons watch). To add migration N: add
+``feed_claims`` and the ``planetd_generation`` sequence that a trigger moves on
+every change of a feed, which the other daemons watch: a sequence, not a
+counter row, so that concurrent writers never wait on one row's lock). To add migration N: add
 ``N: "SQL"`` to :data:`MIGRATIONS` (and ``planetd.schema``'s, with the same
 number); nothing else changes.
 
@@ -79,11 +80,10 @@ MIGRATIONS: dict[int, str] = {
         host TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX feed_claims_host ON feed_claims (host, until);
-    CREATE TABLE planetd_generation (id INTEGER PRIMARY KEY, value BIGINT NOT NULL);
-    INSERT INTO planetd_generation VALUES (1, 0);
+    CREATE SEQUENCE planetd_generation;
     CREATE FUNCTION planetd_bump() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        UPDATE planetd_generation SET value = value + 1 WHERE id = 1;
+        PERFORM nextval('planetd_generation');
         RETURN NULL;
     END $$;
     CREATE TRIGGER feeds_changed AFTER INSERT OR UPDATE OR DELETE ON feeds

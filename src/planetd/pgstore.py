@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from planetd import pgschema
@@ -57,6 +58,12 @@ def _as_sqlite_errors() -> Iterator[None]:
         raise sqlite3.OperationalError(str(e).strip()) from e
     except psycopg.Error as e:
         raise sqlite3.DatabaseError(str(e).strip()) from e
+
+
+@lru_cache(maxsize=1024)
+def _translate(sql: str) -> str:
+    """SQLite's ``?`` parameters as psycopg's ``%s`` (a literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 _TRANSACTION_COMMANDS = frozenset({"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"})
@@ -95,15 +102,7 @@ class PgConnection:
 
     def __init__(self, conn: Any) -> None:
         self.raw = conn
-        self._sql: dict[str, str] = {}
         self._nested = 0
-
-    def _translate(self, sql: str) -> str:
-        found = self._sql.get(sql)
-        if found is None:
-            found = sql.replace("%", "%%").replace("?", "%s")
-            self._sql[sql] = found
-        return found
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Cursor:
         with _as_sqlite_errors():
@@ -115,7 +114,7 @@ class PgConnection:
             return self._transaction_command(command)
         if not parameters:
             return _Cursor(self.raw.execute(sql))
-        return _Cursor(self.raw.execute(self._translate(sql), tuple(parameters)))
+        return _Cursor(self.raw.execute(_translate(sql), tuple(parameters)))
 
     def _transaction_command(self, command: str) -> _Cursor:
         """BEGIN inside a transaction joins it (its COMMIT is the outer one's); ROLLBACK
@@ -136,7 +135,7 @@ class PgConnection:
         batch = [tuple(r) for r in rows]
         if batch:
             with _as_sqlite_errors(), self.raw.cursor() as cursor:
-                cursor.executemany(self._translate(sql), batch)
+                cursor.executemany(_translate(sql), batch)
 
     @property
     def in_transaction(self) -> bool:
@@ -183,8 +182,10 @@ class PgDatabase(Database):
         Due means the stored ``next_poll_at`` (which another node moved if it
         polled the feed) is not after ``now``. A feed another transaction is
         claiming right now is skipped, not waited for (``SKIP LOCKED``). At
-        most ``per_host`` live claims name one ``host`` (an advisory lock per
-        host makes the count exact across nodes; "" is no host, no limit).
+        most ``per_host`` live claims name one ``host`` ("" is no host, no
+        limit), as far as committed claims show: claims of the same host made
+        at the same instant by other threads or nodes may each pass, so the
+        limit may be passed by at most the claims made at once.
         """
         with self._transaction():
             row = self.pg.execute(
@@ -201,8 +202,10 @@ class PgDatabase(Database):
             if holder is not None and holder != node and until > now:
                 # Held: ask again soon (its poll is usually stored well before the lease ends).
                 return Claim(state=None, retry_at=min(float(until), now + 1.0))
+            state = self.feed_state(url)
             if host:
-                self.pg.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (host,))
+                # Best effort: claims other transactions are making at this instant are
+                # not counted yet (a lock per host made them queue, at ~10 ms a claim).
                 (busy,) = self.pg.execute(
                     "SELECT count(*) FROM feed_claims WHERE host = ? AND until > ? AND url != ?",
                     (host, now, url),
@@ -215,7 +218,7 @@ class PgDatabase(Database):
                 " host = excluded.host",
                 (url, node, now + lease, host),
             )
-            return Claim(state=self.feed_state(url), retry_at=now)
+            return Claim(state=state, retry_at=now)
 
     def record_claimed_poll(
         self, feed: FeedConfig, outcome: PollOutcome, now: datetime, node: str
@@ -227,8 +230,9 @@ class PgDatabase(Database):
         return record
 
     def generation(self) -> int:
-        """How many changes of the feeds every node has stored (moved by a trigger)."""
-        row = self.pg.execute("SELECT value FROM planetd_generation WHERE id = 1").fetchone()
+        """How far the changes of the feeds every node has made have moved the counter
+        (a trigger draws from the sequence in each writing transaction)."""
+        row = self.pg.execute("SELECT last_value FROM planetd_generation").fetchone()
         return int(row[0]) if row else 0
 
     # -- search ------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """The PostgreSQL store as the reactor sees it: pooled connections on threads, and leases.
 
 Owns the threads and the connection pool of a ``postgresql://`` store, as
-:mod:`planetd.dbthreads` owns SQLite's: one writer thread (writes keep their
-order, as on SQLite) and a small reader pool, each piece of work run on a
-connection borrowed from one ``psycopg_pool.ConnectionPool`` that checks a
-connection before lending it, so a restarted server costs the work in
-flight at most, never the daemon. :class:`PgStore` is a
+:mod:`planetd.dbthreads` owns SQLite's: a few writer threads (PostgreSQL
+locks rows, not the database, and each write mostly waits on the network)
+and a small reader pool, each piece of work run on a connection borrowed
+from one ``psycopg_pool.ConnectionPool``. A connection that broke (the
+server restarted) fails the work it was lent for, as any failed write does
+(the poller retries it), and the pool replaces it: a restarted server costs
+the work in flight at most, never the daemon. :class:`PgStore` is a
 :class:`planetd.boundaries.Stores` through the same named operations as
 SQLite's :class:`planetd.dbthreads.Store`, and a
 :class:`planetd.boundaries.ClaimsFeeds`: this node's leases, named by
@@ -13,8 +15,11 @@ SQLite's :class:`planetd.dbthreads.Store`, and a
 
 Several daemons share the database, so ``generation`` (what the output
 cache compares) is this node's own writes plus the shared counter every
-node's writes move, read every :data:`WATCH_INTERVAL` seconds: another
-node's change reaches this node's pages within that, plus a page build.
+node's writes move, read every :data:`WATCH_INTERVAL` seconds and taken one
+reading late (a sequence moves before its transaction commits; one interval
+later that transaction has committed, so a page built for the new value
+shows its change): another node's change reaches this node's pages within
+two intervals, plus a page build.
 Nothing here decides anything.
 """
 
@@ -73,6 +78,8 @@ class PgStore(_NamedOperations):
         lease_timeout: Seconds a claim of a feed lasts if its poll is never stored.
         per_host: Polls of one host in flight across every node.
         readers: Reader threads.
+        writers: Writer threads (PostgreSQL takes row locks: polls of different feeds
+            are stored side by side; each waits on the network, not on the others).
     """
 
     def __init__(
@@ -83,6 +90,7 @@ class PgStore(_NamedOperations):
         lease_timeout: float = 120.0,
         per_host: int = 2,
         readers: int = 2,
+        writers: int = 4,
     ) -> None:
         from psycopg_pool import ConnectionPool
 
@@ -91,21 +99,21 @@ class PgStore(_NamedOperations):
         self.node = node_name()
         self.lease_timeout = lease_timeout
         self.per_host = per_host
-        self._writer_pool = ThreadPool(1, 1, name="planetd-pg-writer")
+        self._writer_pool = ThreadPool(1, writers, name="planetd-pg-writer")
         self._reader_pool = ThreadPool(1, readers, name="planetd-pg-reader")
         self._pool = ConnectionPool(
             url,
             min_size=1,
-            max_size=readers + 2,
+            max_size=readers + writers + 1,
             open=False,
             kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
             name="planetd",
         )
         self._watch = LoopingCall(self._watch_generation)
         self._watch.clock = reactor
         self._local = 0
         self._shared = 0
+        self._last_read = 0
 
     @property
     def generation(self) -> int:
@@ -123,7 +131,7 @@ class PgStore(_NamedOperations):
                 return open_pg_database(self.path, conn=conn).generation()
 
         def opened(shared: int) -> None:
-            self._shared = shared
+            self._shared = self._last_read = shared
             self._watch.start(WATCH_INTERVAL, now=False)
 
         return deferToThreadPool(self._reactor, self._writer_pool, open_and_migrate).addCallback(
@@ -166,7 +174,8 @@ class PgStore(_NamedOperations):
 
     def _watch_generation(self) -> Deferred[None]:
         def seen(shared: int) -> None:
-            self._shared = max(self._shared, shared)
+            self._shared = max(self._shared, self._last_read)
+            self._last_read = shared
 
         def failed(failure: Any) -> None:  # the server may be restarting: the next tick retries
             log.debug("reading the change counter failed: {f}", f=failure.getErrorMessage())
