@@ -72,6 +72,17 @@ def _poll_times(nodes: list[Daemon]) -> dict[str, list[float]]:
     return {url: sorted(moments) for url, moments in found.items()}
 
 
+def _first_to_show(nodes: list[Daemon], count: int, timeout: float) -> int:
+    """The index of the first node whose ``/api/entries`` holds ``count`` entries."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for i, node in enumerate(nodes):
+            if len(_ids(node)) == count:
+                return i
+        time.sleep(0.05)
+    raise AssertionError(f"no node showed {count} entries within {timeout}s")
+
+
 def _ids(daemon: Daemon) -> list[str]:
     body: Any = daemon.json("/api/entries?limit=500")
     return [e["id"] for e in body["entries"]]
@@ -108,6 +119,17 @@ def test_two_nodes_poll_each_feed_once_per_interval_and_agree(
         nodes[0].wait_until(lambda: len(_ids(nodes[0])) == expected, 5, "every entry")
         nodes[1].wait_until(lambda: _ids(nodes[1]) == _ids(nodes[0]), 5, "identical entries")
         assert len(set(_ids(nodes[0]))) == expected
+        # A change one node stores reaches the other's pages within 2 s.
+        entries = [(f"tag:n0,2026:{i}", f"Post {i} of 0", "2026-07-09T00:00:00Z", "") for i in (9,)]
+        (feed_server.folder / "f0.atom").write_text(
+            atom("Blog 0", "https://b0.example/", entries), encoding="utf-8"
+        )
+        first = _first_to_show(nodes, expected + 1, 3 * INTERVAL)
+        shown = time.monotonic()
+        other = nodes[1 - first]
+        other.wait_until(lambda: len(_ids(other)) == expected + 1, 2.0, "the change elsewhere")
+        assert time.monotonic() - shown <= 2.0
+        expected += 1
         nodes[0].stop(signal.SIGKILL)
         before = _polls(feed_server)
         nodes[1].wait_until(
