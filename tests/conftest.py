@@ -225,3 +225,18 @@ def make_daemon(tmp_path: Path) -> Iterator[Callable[[Path], Daemon]]:
     yield make
     for daemon in started:
         daemon.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A private PostgreSQL server for the whole run (skipped without PostgreSQL)."""
+    import pgserver
+
+    with pgserver.running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> str:
+    """A new, empty PostgreSQL database on the run's private server."""
+    return str(pg_server.create_database())

@@ -52,9 +52,46 @@ class Hang(resource.Resource):
         return server.NOT_DONE_YET
 
 
+class Slow(resource.Resource):
+    """``/slow/NAME`` answers as ``/NAME`` would (ETag, 304), late: a poll that
+    takes a while (two seconds), so a test can stop a daemon in the middle of one."""
+
+    isLeaf = True
+    delay = 2.0
+
+    def __init__(self, folder: str) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def render_GET(self, request):  # type: ignore[no-untyped-def]
+        name = os.path.basename(request.path.decode())
+        with open(os.path.join(self.folder, name), "rb") as f:
+            data = f.read()
+        etag = ('"' + hashlib.sha1(data).hexdigest() + '"').encode()
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+        def answer() -> None:
+            if gone:
+                return
+            request.setHeader(b"etag", etag)
+            if request.getHeader(b"if-none-match") == etag:
+                request.setResponseCode(304)
+                log_access(request, 304)
+            else:
+                request.setHeader(b"content-type", b"application/atom+xml")
+                request.write(data)
+                log_access(request, 200)
+            request.finish()
+
+        reactor.callLater(self.delay, answer)  # type: ignore[attr-defined]
+        return server.NOT_DONE_YET
+
+
 def main(folder: str) -> None:
     root: resource.Resource = ValidatingFile(folder)
     root.putChild(b"hang", Hang())
+    root.putChild(b"slow", Slow(folder))
     port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")  # type: ignore[attr-defined]
     sys.stdout.write(f"PORT {port.getHost().port}\n")
     sys.stdout.flush()

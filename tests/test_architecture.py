@@ -63,8 +63,12 @@ LAYERS: dict[str, str] = {
     "submissionstore": "store",
     "websubstore": "store",
     "statememo": "store",
+    "pgschema": "store",
+    "pgstore": "store",
+    "pgmigrate": "store",
     # Shells: sequence I/O on the reactor; depend on the seams, not on each other.
     "dbthreads": "shell",
+    "pgthreads": "shell",
     "workers": "shell",
     "fetch": "shell",
     "bodylimits": "shell",
@@ -117,6 +121,8 @@ PART_OF: dict[str, str] = {
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.
 WRAPS: set[tuple[str, str]] = {
     ("dbthreads", "store"),  # runs the SQLite store on threads
+    ("pgthreads", "pgstore"),  # runs the PostgreSQL store on threads
+    ("pgthreads", "dbthreads"),  # with the same named operations as SQLite's
 }
 
 #: Third-party and stdlib modules only some layers may import at run time.
@@ -125,6 +131,7 @@ FORBIDDEN_IN: dict[str, set[str]] = {
     "klein": {"values", "core", "store"},
     "treq": {"values", "core", "store"},
     "sqlite3": {"values", "core", "shell", "root"},
+    "psycopg": {"values", "core", "shell", "root"},
 }
 
 

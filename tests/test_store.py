@@ -38,10 +38,13 @@ A = feed_config("https://a.example/feed", name="Alice")
 B = feed_config("https://b.example/feed", name="Bob")
 
 
-@pytest.fixture
-def db() -> Iterator[Database]:
-    """An in-memory store subscribed to feeds A and B."""
-    database = open_database(":memory:")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A store subscribed to feeds A and B: in-memory SQLite, then a new PostgreSQL database."""
+    if request.param == "postgresql":
+        database = open_database(request.getfixturevalue("pg_url"))
+    else:
+        database = open_database(":memory:")
     database.sync_feeds([A, B], NOW)
     yield database
     database.close()

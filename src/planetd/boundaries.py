@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from planetd.values import (
+    Claim,
     EntryID,
     EntryKey,
     FeedConfig,
@@ -77,6 +78,8 @@ T = TypeVar("T")
 
 __all__ = [
     "AnswersCallbacks",
+    "Claim",
+    "ClaimsFeeds",
     "EntryID",
     "EntryKey",
     "FeedConfig",
@@ -437,3 +440,16 @@ class AnswersCallbacks(Protocol):
     (``/websub/<id>``: a verification GET or a content POST); the bytes of the body."""
 
     def answer(self, request: IRequest, callback_id: str) -> Deferred[bytes]: ...
+
+
+# -- several daemons, one planet ---------------------------------------------------------
+
+
+class ClaimsFeeds(Protocol):
+    """What the poller needs of a store that several daemons share: a lease per due feed.
+
+    A feed is polled only by the node whose :meth:`claim` answered a state;
+    storing its poll (``record_poll``) ends the lease.
+    """
+
+    def claim(self, url: FeedURL) -> Deferred[Claim]: ...

@@ -42,8 +42,8 @@ _DATABASE = [
     "database",
     "d",
     None,
-    "The SQLite file (default as the daemon: the config's database key, "
-    "else planetd.sqlite beside the config).",
+    "The SQLite file or postgresql:// URL (default as the daemon: the config's "
+    "database key, else planetd.sqlite beside the config).",
 ]
 
 
@@ -354,6 +354,26 @@ class SubmissionsOptions(_Options):
             raise usage.UsageError("submissions needs a command: list, show, approve or reject")
 
 
+class MigrateOptions(_Options):
+    synopsis = "--from PLANET.SQLITE --to postgresql://USER@HOST:PORT/DB"
+    longdesc = (
+        "Copy a planet (feeds, schedules, validators, entries, hidden reasons, expunged "
+        "keys, reading lists) from its SQLite file into an empty PostgreSQL database, "
+        "and check that every table's count matches."
+    )
+    optParameters = [
+        ["from", None, None, "The SQLite file to copy (read only)."],
+        ["to", None, None, "The PostgreSQL database to copy into (postgresql://...)."],
+    ]
+
+    def postOptions(self) -> None:
+        if not self["from"] or not self["to"]:
+            raise usage.UsageError("migrate needs --from PATH and --to postgresql://...")
+
+    def run(self) -> int:
+        return commands.migrate(self["from"], self["to"])
+
+
 class Options(_Options):
     """``planetd COMMAND ...``."""
 
@@ -368,13 +388,14 @@ class Options(_Options):
         ["opml", None, OpmlOptions, "Export or import subscriptions as OPML."],
         ["search", None, SearchOptions, "Search the stored entries."],
         ["submissions", None, SubmissionsOptions, "Moderate the suggested feeds."],
+        ["migrate", None, MigrateOptions, "Copy a planet from SQLite to PostgreSQL."],
     ]
 
     def postOptions(self) -> None:
         if not self.subCommand:
             raise usage.UsageError(
-                "a command is required: check, poll, reload, render, feeds, opml, search"
-                " or submissions"
+                "a command is required: check, poll, reload, render, feeds, opml, search,"
+                " submissions or migrate"
             )
 
 

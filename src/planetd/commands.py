@@ -418,3 +418,17 @@ def append_to_config(
         raise CommandError(f"{config_path}: the new feeds would not all load; not written")
     with open(config_path, "ab") as appending:
         appending.write(text.encode("utf-8"))
+
+
+def migrate(source: str, target: str) -> int:
+    """``planetd migrate``: copy a planet from SQLite to PostgreSQL, counts checked."""
+    from planetd.config import is_database_url
+    from planetd.pgmigrate import migrate as copy
+
+    if not is_database_url(target):
+        raise CommandError(f"{target}: --to must be a postgresql:// URL")
+    if not os.path.exists(source):
+        raise CommandError(f"{source}: no such SQLite file")
+    copied = copy(source, target)
+    print(", ".join(f"{n} {table}" for table, n in copied.items()) + " copied; counts match")
+    return 0

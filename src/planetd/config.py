@@ -78,6 +78,7 @@ PLANET_KEYS = frozenset(
         "submissions", "allow_private_feeds", "moderation_token",
         "public_url", "websub", "websub_lease",
         "max_event_streams", "event_heartbeat",
+        "lease_timeout",
     }
 )  # fmt: skip
 
@@ -123,6 +124,15 @@ class ConfigError(ValueError):
         where = path if line is None else f"{path}:{line}"
         what = f"key '{key}': {message}" if key else message
         super().__init__(f"{where}: {what}")
+
+
+#: The prefixes of a ``database`` value that names a PostgreSQL database, not an SQLite file.
+DATABASE_URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def is_database_url(database: str) -> bool:
+    """True if ``database`` names a PostgreSQL database (``postgresql://...``)."""
+    return database.startswith(DATABASE_URL_PREFIXES)
 
 
 def parse_duration(text: str) -> float:
@@ -322,6 +332,9 @@ def parse_config(text: str, path: str) -> PlanetConfig:
     def relative_path(text: str) -> str:
         return os.path.join(base_dir, os.path.expanduser(text.strip()))
 
+    def database_path(text: str) -> str:
+        return text.strip() if is_database_url(text.strip()) else relative_path(text)
+
     def get(key: str, convert: Callable[[str], T], default: T) -> T:
         if key not in planet:
             return default
@@ -353,7 +366,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         future_dates=get("future_dates", _future_dates, d.future_dates),
         listen=get("listen", lambda t: tuple(t.split()), (DEFAULT_LISTEN,)),
         access_log=get("access_log", _boolean, d.access_log),
-        database=get("database", relative_path, os.path.join(base_dir, DEFAULT_DATABASE)),
+        database=get("database", database_path, os.path.join(base_dir, DEFAULT_DATABASE)),
         template_dir=get("template_dir", relative_path, d.template_dir),
         faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
         metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
@@ -369,6 +382,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         websub_lease=get("websub_lease", parse_duration, d.websub_lease),
         max_event_streams=get("max_event_streams", _whole_number, d.max_event_streams),
         event_heartbeat=get("event_heartbeat", _positive_duration, d.event_heartbeat),
+        lease_timeout=get("lease_timeout", parse_duration, d.lease_timeout),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

@@ -105,7 +105,9 @@ def execute_plan(conn: sqlite3.Connection, url: FeedURL, plan: EntryPlan) -> Non
         ],
     )
     gone = [(url, key) for key in plan.expunge]
-    conn.executemany("INSERT OR IGNORE INTO expunged (feed_url, key) VALUES (?, ?)", gone)
+    conn.executemany(
+        "INSERT INTO expunged (feed_url, key) VALUES (?, ?) ON CONFLICT DO NOTHING", gone
+    )
     conn.executemany("DELETE FROM entries WHERE feed_url = ? AND key = ?", gone)
 
 

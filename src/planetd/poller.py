@@ -32,6 +32,8 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from planetd.boundaries import (
+    Claim,
+    ClaimsFeeds,
     FeedConfig,
     FeedState,
     FeedStatus,
@@ -79,8 +81,11 @@ class Poller:
         rng: random.Random | None = None,
         on_poll: Callable[[PollReport], None] | None = None,
         metrics: Metrics = NULL_METRICS,
+        claims: ClaimsFeeds | None = None,
     ) -> None:
         self.config = config
+        #: Leases of a store several daemons share: a due feed is polled only once claimed.
+        self.claims = claims
         self.store = store
         self.fetcher = fetcher
         self.parser = parser
@@ -257,7 +262,7 @@ class Poller:
         self._per_host[host] += 1
         is_list = url in self.lists
         d: Deferred[Any] = Deferred.fromCoroutine(
-            self._poll_list(url) if is_list else self.poll_feed(url)
+            self._poll_list(url) if is_list else self._claimed_poll(url)
         )
         self._in_flight[url] = d
 
@@ -294,6 +299,24 @@ class Poller:
         except Exception:
             self.log.failure("fetching the reading list {url} failed", url=url)
         self._list_next[url] = after
+
+    async def _claimed_poll(self, url: FeedURL) -> PollReport | None:
+        """Poll ``url`` if this daemon may: with leases, only once it holds the feed's
+        claim (from its state as stored); otherwise its next turn is when the claim says."""
+        if self.claims is None:
+            return await self.poll_feed(url)
+        try:
+            claim = await self.claims.claim(url)
+        except Exception as e:
+            self.log.error("claiming {url} failed: {error}", url=url, error=str(e))
+            claim = Claim(state=None, retry_at=self.reactor.seconds() + self.bounds.min_interval)
+        if claim.state is None:
+            if url in self.states:
+                retry = datetime.fromtimestamp(claim.retry_at, tz=timezone.utc)
+                self.states[url] = attrs.evolve(self.states[url], next_poll_at=retry)
+            return None
+        self.states[url] = claim.state
+        return await self.poll_feed(url)
 
     async def poll_feed(self, url: FeedURL) -> PollReport:
         """Fetch, parse and store one feed; every outcome is stored, none is raised."""

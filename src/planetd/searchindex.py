@@ -27,7 +27,6 @@ Blocking, no Twisted. What a query means is :mod:`planetd.search`'s.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -175,6 +174,11 @@ def time_budget(
         conn.set_progress_handler(None, 0)
 
 
+def _marks(values: Collection[Any]) -> str:
+    """``?, ?, ...``: one placeholder per value."""
+    return ", ".join("?" * len(values))
+
+
 def shown_where(
     feed_url: FeedURL | None,
     include_hidden: bool,
@@ -191,19 +195,19 @@ def shown_where(
     clauses = ["f.active = 1"]
     params: list[Any] = []
     if not include_hidden and unhidden:
-        clauses.append("(e.hidden IS NULL OR e.id IN (SELECT value FROM json_each(?)))")
-        params.append(json.dumps(sorted(unhidden)))
+        clauses.append(f"(e.hidden IS NULL OR e.id IN ({_marks(unhidden)}))")
+        params.extend(sorted(unhidden))
     elif not include_hidden:
         clauses.append("e.hidden IS NULL")
     if feed_url is not None:
         clauses.append("e.feed_url = ?")
         params.append(feed_url)
-    if feed_urls is not None:
-        clauses.append("e.feed_url IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(sorted(feed_urls)))
-    if feeds is not None:
-        clauses.append("e.feed_url IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(sorted(feeds)))
+    # Plain placeholders, not an engine's JSON functions: the same rule runs on
+    # SQLite and on PostgreSQL; an empty set matches nothing.
+    for narrowed in (feed_urls, feeds):
+        if narrowed is not None:
+            clauses.append(f"e.feed_url IN ({_marks(narrowed)})" if narrowed else "1 = 0")
+            params.extend(sorted(narrowed))
     return clauses, params
 
 

@@ -43,6 +43,7 @@ from planetd.boundaries import (
     Subscription,
     Validators,
 )
+from planetd.config import is_database_url
 from planetd.entrywrite import execute_plan, read_stored_feed
 from planetd.plan import HASH_KEY_PREFIX, EntryPlan, plan_entries
 from planetd.schema import DatabaseError, StoreError
@@ -472,15 +473,17 @@ class Database:
         A post is the same as :func:`planetd.plan.is_duplicate` says: the same key
         (not a content hash) or the same link.
         """
-        scope = json.dumps(sorted(feeds))
+        if not feeds:
+            return []
+        scope = sorted(feeds)
+        marks = ", ".join("?" * len(scope))
         rows = self._conn.execute(
-            "WITH mine AS (SELECT value AS url FROM json_each(?))"
-            " SELECT e.id, e.feed_url FROM entries e WHERE e.hidden = ?"
-            " AND e.feed_url IN (SELECT url FROM mine) AND NOT EXISTS ("
+            "SELECT e.id, e.feed_url FROM entries e WHERE e.hidden = ?"
+            f" AND e.feed_url IN ({marks}) AND NOT EXISTS ("
             " SELECT 1 FROM entries o WHERE o.hidden IS NULL AND o.id != e.id"
-            " AND o.feed_url IN (SELECT url FROM mine)"
+            f" AND o.feed_url IN ({marks})"
             " AND ((o.key = e.key AND e.key NOT LIKE ?) OR (o.link = e.link)))",
-            (scope, Hidden.DUPLICATE.value, HASH_KEY_PREFIX + "%"),
+            (Hidden.DUPLICATE.value, *scope, *scope, HASH_KEY_PREFIX + "%"),
         )
         return [(EntryID(row[0]), FeedURL(row[1])) for row in rows]
 
@@ -491,7 +494,12 @@ def open_database(
     """Open and migrate the database at ``path``, or raise :class:`StoreError` saying why.
 
     ``progress`` hears how far a migration that builds the search index has got.
+    A ``postgresql://`` URL opens :class:`planetd.pgstore.PgDatabase` instead.
     """
+    if is_database_url(path):
+        from planetd.pgstore import open_pg_database
+
+        return open_pg_database(path, readonly=readonly)
     schema.refuse_unusable_file(path, readonly=readonly)
     db = Database(path, readonly=readonly)
     try:

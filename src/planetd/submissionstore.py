@@ -84,7 +84,7 @@ class SubmissionQueue:
             cursor = self._conn.execute(
                 "INSERT INTO submissions (url, name, contact, feed_group, created_at,"
                 " preview_parsed, preview_title, preview_entries, preview_error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     form.url,
                     form.name,
@@ -97,7 +97,7 @@ class SubmissionQueue:
                     preview.error,
                 ),
             )
-            sid = int(cursor.lastrowid or 0)
+            sid = int(cursor.fetchone()[0])
         found = self.get(sid)
         assert found is not None
         return found

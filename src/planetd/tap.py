@@ -36,6 +36,14 @@ class Options(usage.Options):
     )
     optParameters = [
         ["database", "d", None, "The SQLite file (default: planetd.sqlite beside the config)."],
+        ["config", "c", None, "The Planet-style INI file (required)."],
+        [
+            "database",
+            "d",
+            None,
+            "The SQLite file (default: planetd.sqlite beside the config), "
+            "or a postgresql://USER@HOST:PORT/DB database several daemons may share.",
+        ],
     ]
 
     def __init__(self) -> None:

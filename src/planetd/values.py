@@ -123,6 +123,8 @@ class PlanetConfig:
     metrics_listen: str | None = None
     #: Serve ``/metrics`` on the public listener to any client, not only loopback ones.
     metrics_public: bool = False
+    #: Seconds a daemon's claim of a feed lasts (PostgreSQL, several daemons) if it dies.
+    lease_timeout: float = 120.0
     feeds: tuple[FeedConfig, ...] = ()
     #: ``(key, reason)`` for keys that are read but have no effect in planetd.
     ignored: tuple[tuple[str, str], ...] = ()
@@ -565,3 +567,20 @@ class Subscription:
     pushes_rejected: int = 0
     #: Why the hub refused, or why asking it failed.
     last_error: str | None = None
+
+
+# -- several daemons, one planet (the PostgreSQL store) ----------------------------------
+
+
+@attrs.frozen
+class Claim:
+    """What a node got when it asked to poll a due feed that other nodes share.
+
+    ``state`` is the feed's state as stored (another node may have polled it
+    since this one read it) when the feed is now this node's to poll; None
+    when it is not: then ``retry_at`` (POSIX seconds) is when to ask again
+    (its next poll as stored, or when another node's lease runs out).
+    """
+
+    state: FeedState | None
+    retry_at: float = 0.0

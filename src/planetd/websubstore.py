@@ -48,10 +48,17 @@ def load(conn: sqlite3.Connection) -> list[Subscription]:
     return found
 
 
+#: Every column but the key, set from the row an upsert offered (SQLite and PostgreSQL).
+_UPDATES = ", ".join(
+    f"{c} = excluded.{c}" for c in _COLUMNS.replace(" ", "").split(",") if c != "feed_url"
+)
+
+
 def save(conn: sqlite3.Connection, sub: Subscription) -> None:
     """Insert or replace the feed's subscription."""
     conn.execute(
-        f"INSERT OR REPLACE INTO websub ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO websub ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f" ON CONFLICT (feed_url) DO UPDATE SET {_UPDATES}",
         (
             sub.feed_url,
             sub.hub,

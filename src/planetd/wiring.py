@@ -44,7 +44,7 @@ from planetd.boundaries import (
     Preview,
     Stores,
 )
-from planetd.config import file_path
+from planetd.config import file_path, is_database_url
 from planetd.dbthreads import Store
 from planetd.faces import read_faces
 from planetd.fetch import Fetcher
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
     from planetd.boundaries import IDaemonReactor, Parses, WebFace
     from planetd.livefeed import ChangeFeed
+    from planetd.pgthreads import PgStore
     from planetd.render import Renderer
     from planetd.submitweb import SubmitDesk
     from planetd.web import PlanetWeb
@@ -122,12 +123,27 @@ class ParserOnDemand:
         return self.pool.parse(body, url, content_type, known)
 
 
+def make_store(config: PlanetConfig, database: str, reactor: IDaemonReactor) -> Store | PgStore:
+    """The store ``database`` names: an SQLite file, or (``postgresql://...``) a
+    PostgreSQL database that several daemons may share."""
+    if is_database_url(database):
+        from planetd.pgthreads import PgStore  # psycopg only where a planet asks for it
+
+        return PgStore(
+            reactor,
+            database,
+            lease_timeout=config.lease_timeout,
+            per_host=config.per_host_concurrency,
+        )
+    return Store(reactor, database)
+
+
 class Aggregation:
     """Store, fetcher, parse pool and poller for one planet, opened and closed together.
 
     Args:
         config: The planet.
-        database: The SQLite file.
+        database: The SQLite file, or a ``postgresql://`` URL.
         reactor: The reactor everything runs on (the real one in the daemon and CLI).
         rng: Jitter source for the poller.
         workers: Parse processes (default: one per core).
@@ -147,7 +163,7 @@ class Aggregation:
         metrics: Metrics = NULL_METRICS,
     ) -> None:
         self.config = config
-        self.store = Store(reactor, database)
+        self.store = make_store(config, database, reactor)
         self.parser = ParserOnDemand(reactor, workers=workers, metrics=metrics)
         self.fetcher = Fetcher(
             reactor,
@@ -163,6 +179,7 @@ class Aggregation:
             rng=rng,
             on_poll=on_poll,
             metrics=metrics,
+            claims=None if isinstance(self.store, Store) else self.store,
         )
         #: The feeds each reading list named when last fetched, as the store kept them.
         self.listed: dict[FeedURL, tuple[ListedFeed, ...]] = {}
