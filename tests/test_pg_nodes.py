@@ -212,9 +212,13 @@ def test_three_nodes_with_one_killed_mid_poll_ten_times(
             victim = nodes[kill % 3]
             posts[kill % 6] += 1
             _write_feed(feed_server, kill % 6, posts[kill % 6])
-            time.sleep(0.7)
             assert victim.process is not None
             pid = victim.process.pid
+            # Kill it while it holds a lease (a poll in flight), if it takes one in time:
+            # a fixed pause could fall, every time, between two rounds of polls.
+            deadline = time.monotonic() + INTERVAL + SLOW + 3.0
+            while _leases_of(pg_url, pid) == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
             victim.stop(signal.SIGKILL)
             held += _leases_of(pg_url, pid)
             killed = _polls(feed_server)

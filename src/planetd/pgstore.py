@@ -159,6 +159,7 @@ class PgDatabase(Database):
             conn if conn is not None else pgschema.connect(url, readonly=readonly)
         )
         self._conn = cast(sqlite3.Connection, self.pg)
+        self._memo = None  # the SQLite readers' shared memo of feed states: not here
 
     def close(self) -> None:
         self.pg.close()

@@ -27,7 +27,8 @@ class Options(usage.Options):
     """Options for ``twistd planetd``."""
 
     synopsis = (
-        "--config PLANET.INI [--config PLANET.INI]... [--listen ENDPOINT]... [--database PATH]"
+        "--config PLANET.INI [--config PLANET.INI]... [--listen ENDPOINT]... "
+        "[--database PATH|URL]"
     )
     longdesc = (
         "Polls the feeds of a Planet-style INI file into SQLite and serves the river "
@@ -35,8 +36,6 @@ class Options(usage.Options):
         "planets, one database, one poll per feed URL."
     )
     optParameters = [
-        ["database", "d", None, "The SQLite file (default: planetd.sqlite beside the config)."],
-        ["config", "c", None, "The Planet-style INI file (required)."],
         [
             "database",
             "d",
