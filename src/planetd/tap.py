@@ -27,8 +27,7 @@ class Options(usage.Options):
     """Options for ``twistd planetd``."""
 
     synopsis = (
-        "--config PLANET.INI [--config PLANET.INI]... [--listen ENDPOINT]... "
-        "[--database PATH|URL]"
+        "--config PLANET.INI [--config PLANET.INI]... [--listen ENDPOINT]... [--database PATH|URL]"
     )
     longdesc = (
         "Polls the feeds of a Planet-style INI file into SQLite and serves the river "
