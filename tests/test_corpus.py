@@ -574,9 +574,18 @@ PAGE_OWN_FORM = re.compile(
 )
 
 
+#: The live river's script, as the template writes it: planetd's own file, no inline code.
+PAGE_OWN_SCRIPT = re.compile(
+    r'<script src="/static/live\.js" defer data-events="/events\?since=[A-Za-z0-9%_-]*"'
+    r' data-fragment="/fragments/entries"></script>'
+)
+
+
 def page_problems(page: str) -> list[str]:
     """Live script anywhere in a rendered page, beyond what the template itself puts there
-    (its head's links and metas, the one search form of its sidebar)."""
+    (its head's links and metas, the live river's own script file, the one search form of
+    its sidebar)."""
+    page = PAGE_OWN_SCRIPT.sub("", page, count=1)
     return live_script_problems(PAGE_OWN_FORM.sub("", page, count=1), allow=PAGE_OWN_ELEMENTS)
 
 
