@@ -37,6 +37,7 @@ LAYERS: dict[str, str] = {
     "entryrules": "core",
     "sanitize": "core",
     "river": "core",
+    "trackers": "core",
     "render": "core",
     "site": "core",
     "shapes": "core",

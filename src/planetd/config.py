@@ -65,6 +65,7 @@ PLANET_KEYS = frozenset(
         "max_feed_bytes", "concurrency", "per_host_concurrency", "filter", "exclude",
         "future_dates", "listen", "database", "template_dir", "access_log",
         "faces_dir", "metrics_listen", "metrics_public",
+        "strip_trackers",
     }
 )  # fmt: skip
 
@@ -298,6 +299,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
         metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
         metrics_public=get("metrics_public", _boolean, d.metrics_public),
+        strip_trackers=get("strip_trackers", _boolean, d.strip_trackers),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

@@ -128,6 +128,8 @@ class PlanetConfig:
     unknown: tuple[str, ...] = ()
     #: Feed sections with ``content_type = opml`` (or ``foaf``): subscription lists.
     reading_lists: tuple[ReadingList, ...] = ()
+    #: Drop tracking images and links' tracking parameters (:mod:`planetd.trackers`).
+    strip_trackers: bool = True
 
 
 @attrs.frozen

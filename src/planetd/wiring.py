@@ -79,7 +79,9 @@ class Aggregation:
     ) -> None:
         self.config = config
         self.store = Store(reactor, database)
-        self.parser = ParsePool(reactor, workers=workers, metrics=metrics)
+        self.parser = ParsePool(
+            reactor, workers=workers, metrics=metrics, strip_trackers=config.strip_trackers
+        )
         self.fetcher = Fetcher(
             reactor,
             user_agent=user_agent(config),

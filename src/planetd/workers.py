@@ -32,7 +32,7 @@ from twisted.logger import Logger
 
 from planetd.boundaries import EntryKey, Metrics, ParsedFeed, ParseReactor
 from planetd.nometrics import NULL_METRICS
-from planetd.parse import parse_feed
+from planetd.parse import parse_feed, parse_keeping_trackers
 
 #: Jobs one pool runs before it is retired for a fresh one (about 1,000 per worker on
 #: two cores). A new worker forks from the fork server but imports the daemon's main
@@ -112,12 +112,15 @@ class ParsePool:
         metrics: Metrics = NULL_METRICS,
         recycle_after: int = RECYCLE_AFTER_JOBS,
         recycle_above_rss: int = RECYCLE_ABOVE_RSS,
+        strip_trackers: bool = True,
     ) -> None:
         self._reactor = reactor
         self.workers = workers or os.cpu_count() or 1
         self.time_limit = time_limit
         #: What a job runs: parse_feed, or (in tests) a module-level stand-in that crashes.
-        self._target = target
+        self._target = (
+            parse_keeping_trackers if target is parse_feed and not strip_trackers else target
+        )
         self._executor: ProcessPoolExecutor | None = None
         self.generation = 0
         #: Pools replaced because a worker crashed or hung.
