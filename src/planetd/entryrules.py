@@ -224,12 +224,21 @@ def _resolve(base: str, value: str) -> str | None:
     return absolute if scheme in _SAFE_LINK_SCHEMES else None
 
 
+#: The earliest date an entry may carry: an earlier one (Hugo's ``0001-01-01`` for a page
+#: without a date, a zero Unix time) is no date, and the entry is dated when first seen.
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+#: Dates from this one on are no dates either. Nearer future dates follow the feed's
+#: ``future_dates`` policy (:mod:`planetd.normalize`).
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
 def to_datetime(parsed: object) -> datetime | None:
-    """A UTC datetime from a ``time.struct_time``, None when absent or absurd."""
+    """A UTC datetime from a ``time.struct_time``; None when absent or impossible
+    (before :data:`EARLIEST` or from :data:`LATEST` on)."""
     if not isinstance(parsed, time.struct_time):
         return None
     try:
         moment = datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
     except (OverflowError, ValueError, OSError):
         return None
-    return moment if 1970 <= moment.year <= 9999 else None
+    return moment if EARLIEST <= moment < LATEST else None
