@@ -39,7 +39,6 @@ LAYERS: dict[str, str] = {
     "sanitize": "core",
     "trackers": "core",
     "river": "core",
-    "trackers": "core",
     "render": "core",
     "site": "core",
     "shapes": "core",

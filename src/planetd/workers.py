@@ -17,6 +17,7 @@ apply), then its workers exit. Recycling is decided by
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import select
@@ -43,6 +44,8 @@ RECYCLE_AFTER_JOBS = 2000
 RECYCLE_ABOVE_RSS = 256 * 2**20
 #: How often (in jobs) the workers' resident memory is read.
 CHECK_RSS_EVERY = 50
+#: Seconds ``stop`` waits for a pool's workers to finish their jobs before killing them.
+STOP_WAIT = 2.0
 
 
 class ParseTimeoutError(Exception):
@@ -147,11 +150,30 @@ class ParsePool:
             executor.submit(_warm)
 
     def stop(self) -> None:
-        """Stop the workers; jobs still queued are cancelled."""
+        """Stop the workers and release the pools' queues; jobs still queued are cancelled.
+
+        Waits (at most :data:`STOP_WAIT` seconds per pool, then kills the workers) for
+        each pool's management thread to end, so the queues' semaphores are released
+        before the daemon exits: twistd ends a process stopped by SIGTERM with that
+        signal, which skips Python's exit handlers, and the resource tracker would
+        then report them as leaked.
+        """
         self._executor = None
-        pools, self._pools = list(self._pools.values()), {}
-        for executor in pools:
+        pools, self._pools = self._pools, {}
+        retired, self._retired = self._retired, {}
+        self._outstanding.clear()
+        for generation, executor in pools.items():
+            processes = retired.get(generation) or _processes(executor)
+            manager = getattr(executor, "_executor_manager_thread", None)
             executor.shutdown(wait=False, cancel_futures=True)
+            if isinstance(manager, threading.Thread):
+                manager.join(STOP_WAIT)
+                if manager.is_alive():
+                    for process in processes:
+                        process.kill()
+                    manager.join(STOP_WAIT)
+        del pools, retired
+        gc.collect()  # the queues sit in reference cycles; their finalizers unregister them
 
     def worker_pids(self) -> list[int]:
         """The process ids of the current pool's workers (started so far), sorted."""
