@@ -188,3 +188,14 @@ class PoolTests(PlanetTestCase):
         assert "feedburner.com/~r/" in kept.entries[0].content_html
         clean = await stripping.parse(body, "https://t.example/feed", None, {})
         assert clean.entries[0].content_html == "<p>Post</p>"
+
+
+def test_the_style_pre_pass_stays_linear_on_hostile_markup() -> None:
+    """An unterminated img tag full of style attributes is scanned in bounded time (the
+    pattern's repetitions are capped), so a feed cannot stall its worker with it."""
+    import time as clock
+
+    hostile = "<img" + ' style="width:5px' * 20_000
+    started = clock.perf_counter()
+    assert drop_styled_pixels(hostile) == hostile
+    assert clock.perf_counter() - started < 2.0

@@ -137,10 +137,11 @@ def strip_trackers(clean: str) -> str:
 
 #: An ``<img>`` tag of untrusted markup whose quoted ``style`` makes it 1x1 or invisible.
 #: Read before the cleaner drops ``style``; a tag this misses is only a pixel kept.
+#: Every repetition is bounded, so hostile markup cannot make the search quadratic.
 _STYLED_PIXEL = re.compile(
-    r"""<img\b[^>]*?\sstyle\s*=\s*(?:"[^"]*?|'[^']*?)"""
+    r"""<img\b[^>]{0,2000}?\sstyle\s*=\s*(?:"[^"]{0,500}?|'[^']{0,500}?)"""
     r"""(?:(?:width|height)\s*:\s*[01](?:px)?\s*(?:[;"']|!)|display\s*:\s*none|visibility\s*:\s*hidden)"""
-    r"""[^>]*>""",
+    r"""[^>]{0,2000}>""",
     re.IGNORECASE,
 )
 
