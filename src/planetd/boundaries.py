@@ -453,3 +453,26 @@ class ClaimsFeeds(Protocol):
     """
 
     def claim(self, url: FeedURL) -> Deferred[Claim]: ...
+
+
+# -- the parse pool's reactor --------------------------------------------------------------
+
+
+class ParseReactor(Protocol):
+    """What the parse pool needs of its reactor: a clock for time limits, a way back.
+
+    ``callLater`` times each parse; ``callFromThread`` brings a worker's result
+    from the pool's management thread to the reactor thread. Spelled as
+    Twisted's interfaces spell them, so any real reactor provides them.
+    """
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
+    ) -> IDelayedCall: ...
+
+    def callFromThread(
+        self, callable: Callable[..., object], *args: object, **kwargs: object
+    ) -> None: ...
+
+
+__all__ += ["ParseReactor"]

@@ -79,6 +79,7 @@ PLANET_KEYS = frozenset(
         "public_url", "websub", "websub_lease",
         "max_event_streams", "event_heartbeat",
         "lease_timeout",
+        "strip_trackers",
     }
 )  # fmt: skip
 
@@ -383,6 +384,7 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         max_event_streams=get("max_event_streams", _whole_number, d.max_event_streams),
         event_heartbeat=get("event_heartbeat", _positive_duration, d.event_heartbeat),
         lease_timeout=get("lease_timeout", parse_duration, d.lease_timeout),
+        strip_trackers=get("strip_trackers", _boolean, d.strip_trackers),
     )
 
     for key in ("concurrency", "per_host_concurrency"):

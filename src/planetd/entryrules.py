@@ -29,6 +29,7 @@ import attrs
 
 from planetd.boundaries import EntryKey, ParsedEntry
 from planetd.sanitize import clean_text, plain_text, sanitize_html, xml_safe
+from planetd.trackers import strip_tracking_parameters
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _SAFE_LINK_SCHEMES = ("http", "https")
@@ -77,14 +78,23 @@ class RawFeed:
 
 
 def build_entries(
-    raws: Iterable[RawEntry], feed_base: str, known: Mapping[EntryKey, str], feed_author: str
+    raws: Iterable[RawEntry],
+    feed_base: str,
+    known: Mapping[EntryKey, str],
+    feed_author: str,
+    *,
+    strip_trackers: bool = True,
 ) -> tuple[ParsedEntry, ...]:
-    """Every entry in document order; a repeated id keeps its place and its latest version."""
+    """Every entry in document order; a repeated id keeps its place and its latest version.
+
+    With ``strip_trackers`` (:mod:`planetd.trackers`) links lose their tracking parameters
+    and content its tracking images.
+    """
     author = plain_text(feed_author) or None
     entries: list[ParsedEntry] = []
     where: dict[EntryKey, int] = {}
     for raw in raws:
-        entry = build_entry(raw, feed_base, known, author)
+        entry = build_entry(raw, feed_base, known, author, strip_trackers=strip_trackers)
         index = where.get(entry.key)
         if index is None:
             where[entry.key] = len(entries)
@@ -103,7 +113,12 @@ def _later(entry: ParsedEntry, than: ParsedEntry) -> bool:
 
 
 def build_entry(
-    raw: RawEntry, feed_base: str, known: Mapping[EntryKey, str], feed_author: str | None = None
+    raw: RawEntry,
+    feed_base: str,
+    known: Mapping[EntryKey, str],
+    feed_author: str | None = None,
+    *,
+    strip_trackers: bool = True,
 ) -> ParsedEntry:
     """One entry; an entry without an author inherits the feed's (as Atom specifies)."""
     content = choose_content(raw)
@@ -137,7 +152,8 @@ def build_entry(
         key=key,
         raw_hash=digest,
         title=title,
-        link=link,
+        # The key (above) keeps the link as given, so stored entries keep their identity.
+        link=strip_tracking_parameters(link) if link and strip_trackers else link,
         author=plain_text(raw.author) or feed_author,
         published=to_datetime(raw.published_parsed),
         updated=to_datetime(raw.updated_parsed),
@@ -145,7 +161,7 @@ def build_entry(
     )
     if known.get(key) == digest:
         return unchanged
-    content_html = _content_html(content.value, content.type, base)
+    content_html = _content_html(content.value, content.type, base, strip_trackers)
     return attrs.evolve(
         unchanged,
         content_html=content_html,
@@ -154,10 +170,10 @@ def build_entry(
     )
 
 
-def _content_html(value: str, content_type: str, base: str) -> str:
+def _content_html(value: str, content_type: str, base: str, strip_trackers: bool) -> str:
     """Sanitized HTML for HTML content; plain text becomes escaped paragraphs."""
     if content_type in HTML_TYPES:
-        return sanitize_html(value, base)
+        return sanitize_html(value, base, strip_trackers=strip_trackers)
     paragraphs = [p for p in xml_safe(value).split("\n\n") if p.strip()]
     return "".join(
         "<p>" + html.escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paragraphs
@@ -211,12 +227,21 @@ def _resolve(base: str, value: str) -> str | None:
     return absolute if scheme in _SAFE_LINK_SCHEMES else None
 
 
+#: The earliest date an entry may carry: an earlier one (Hugo's ``0001-01-01`` for a page
+#: without a date, a zero Unix time) is no date, and the entry is dated when first seen.
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+#: Dates from this one on are no dates either. Nearer future dates follow the feed's
+#: ``future_dates`` policy (:mod:`planetd.normalize`).
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
 def to_datetime(parsed: object) -> datetime | None:
-    """A UTC datetime from a ``time.struct_time``, None when absent or absurd."""
+    """A UTC datetime from a ``time.struct_time``; None when absent or impossible
+    (before :data:`EARLIEST` or from :data:`LATEST` on)."""
     if not isinstance(parsed, time.struct_time):
         return None
     try:
         moment = datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
     except (OverflowError, ValueError, OSError):
         return None
-    return moment if 1970 <= moment.year <= 9999 else None
+    return moment if EARLIEST <= moment < LATEST else None

@@ -38,6 +38,7 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type stubs
 
+from planetd import dates
 from planetd.entryrules import Detail, RawEntry, RawFeed
 from planetd.fastrules import (
     HANDLED,
@@ -54,6 +55,10 @@ from planetd.fastrules import (
     map_type,
     xhtml,
 )
+
+# The date forms feedparser misses, for this path and feedparser's alike (one process-wide
+# list of handlers, read by ``_parse_date`` here and by ``feedparser.parse``).
+dates.register()
 
 #: The name ``ParsedFeed.parser`` gives a document the fast path read.
 FAST_PARSER = "lxml"

@@ -39,18 +39,31 @@ def parse_feed(
     url: str,
     content_type: str | None = None,
     known: Mapping[EntryKey, str] | None = None,
+    *,
+    strip_trackers: bool = True,
 ) -> ParsedFeed:
     """Parse ``body`` fetched from ``url``; sanitize only entries not in ``known``.
 
     The fast path reads the document if it can prove it reads it as feedparser
     would; feedparser reads everything else. ``known`` maps the keys of stored
     entries to their raw hashes: an entry whose hash is unchanged comes back
-    with ``changed=False`` and no content.
+    with ``changed=False`` and no content. ``strip_trackers``: see
+    :mod:`planetd.trackers`.
     """
     fast = read_fast(body, url, content_type)
     if fast is not None:
-        return finish(fast, url, known, parser=FAST_PARSER)
-    return parse_with_feedparser(body, url, content_type, known)
+        return finish(fast, url, known, parser=FAST_PARSER, strip_trackers=strip_trackers)
+    return parse_with_feedparser(body, url, content_type, known, strip_trackers=strip_trackers)
+
+
+def parse_keeping_trackers(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    known: Mapping[EntryKey, str] | None = None,
+) -> ParsedFeed:
+    """:func:`parse_feed` with ``strip_trackers`` off (``strip_trackers = no``): a worker's job."""
+    return parse_feed(body, url, content_type, known, strip_trackers=False)
 
 
 def parse_with_feedparser(
@@ -58,6 +71,8 @@ def parse_with_feedparser(
     url: str,
     content_type: str | None = None,
     known: Mapping[EntryKey, str] | None = None,
+    *,
+    strip_trackers: bool = True,
 ) -> ParsedFeed:
     """Parse ``body`` with feedparser, whatever the fast path would say."""
     if not body.strip():
@@ -92,7 +107,9 @@ def parse_with_feedparser(
         hub=_rel(feed, "hub"),
         self_url=_rel(feed, "self"),
     )
-    return finish(raw, url, known, warning=_describe(bozo) if bozo else None)
+    return finish(
+        raw, url, known, warning=_describe(bozo) if bozo else None, strip_trackers=strip_trackers
+    )
 
 
 def finish(
@@ -102,6 +119,7 @@ def finish(
     *,
     parser: str = FEEDPARSER,
     warning: str | None = None,
+    strip_trackers: bool = True,
 ) -> ParsedFeed:
     """A read document as planetd keeps it: the one place both readers end."""
     ttl = parse_ttl_minutes(raw.ttl)
@@ -110,7 +128,9 @@ def finish(
     return ParsedFeed(
         title=plain_text(raw.title),
         link=safe_link(raw.link, url),
-        entries=build_entries(raw.entries, url, known or {}, raw.author),
+        entries=build_entries(
+            raw.entries, url, known or {}, raw.author, strip_trackers=strip_trackers
+        ),
         ttl=max(hints) if hints else None,
         warning=warning,
         parser=parser,

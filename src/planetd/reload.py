@@ -37,7 +37,9 @@ from planetd.opml import parse_opml, usable_url
 _NOT_PLANET_KEYS = frozenset({"path", "feeds", "reading_lists", "ignored", "unknown"})
 
 #: Planet keys a running daemon cannot change: they apply at the next start.
-RESTART_KEYS = frozenset({"listen", "database", "access_log", "public_url", "websub"})
+RESTART_KEYS = frozenset(
+    {"listen", "database", "access_log", "public_url", "websub", "strip_trackers"}
+)
 
 
 @attrs.frozen

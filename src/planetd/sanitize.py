@@ -19,8 +19,8 @@ as nh3's per-attribute callback: one cleaner serves every base URL, and Python r
 the attributes that hold URLs. nh3 runs twice only when the input holds markup it must unwrap
 or drop (see ``_needs_second_pass``).
 
-This module is pure: it imports nh3 and the standard library only, never Twisted or feedparser,
-so the parse workers can call it from any thread.
+This module is pure: it imports nh3, the standard library and :mod:`planetd.trackers` only,
+never Twisted or feedparser, so the parse workers can call it from any thread.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from html import unescape
 from urllib.parse import urljoin
 
 import nh3
+
+from planetd import trackers
 
 __all__ = ["clean_text", "html_to_text", "plain_text", "sanitize_html", "xml_safe"]
 
@@ -345,7 +347,7 @@ def _keep_pre_newline(clean: str) -> str:
     return _PRE_START_TAG.sub("\\g<0>\n", clean) if "<pre" in clean else clean
 
 
-def sanitize_html(html: str, base_url: str | None) -> str:
+def sanitize_html(html: str, base_url: str | None, *, strip_trackers: bool = True) -> str:
     """Return ``html`` reduced to the article allow-list, with every URL absolute and safe.
 
     Args:
@@ -353,10 +355,14 @@ def sanitize_html(html: str, base_url: str | None) -> str:
         base_url: What relative URLs in ``html`` are relative to (the entry's ``xml:base`` or
             the feed's URL). Without it, relative URLs stay relative, which is safe because
             they can only resolve to the page's own http(s) origin.
+        strip_trackers: Drop tracking images and links' tracking parameters
+            (:mod:`planetd.trackers`).
 
     The result is a fixed point: sanitizing it again with the same base gives it back.
     """
     source = _JUNK.sub("", html)
+    if strip_trackers:
+        source = trackers.drop_styled_pixels(source)
     clean = _keep_pre_newline(_CLEANER.clean(source))
     if _needs_second_pass(source):
         # Unwrapping a dropped element can leave a tree that no parser would build: from
@@ -365,7 +371,8 @@ def sanitize_html(html: str, base_url: str | None) -> str:
         # every later reader will, so the result is what a browser (or the next sanitize) sees.
         clean = _keep_pre_newline(_CLEANER.clean(clean))
     # Judged after the parse passes, which move elements but never change a value.
-    return xml_safe(_judge_urls(clean, base_url))
+    clean = _judge_urls(clean, base_url)
+    return xml_safe(trackers.strip_trackers(clean) if strip_trackers else clean)
 
 
 def _collapse(text: str) -> str:

@@ -11,7 +11,8 @@ is set. Every answered request is counted by route template and status. It
 also installs the ``SIGHUP`` handler that reloads the config
 (:class:`planetd.reloading.Reloader` applies it). The handler only schedules
 the reload on the reactor; it is installed once the planet runs and the
-previous handler is put back on stop.
+previous handler is put back on stop. Likewise only the first SIGTERM or SIGINT
+reaches the reactor's handler; repeats while stopping are logged and ignored.
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ class PlanetService(Service):
         self._reload_waiting = False
         self._previous_hup: Any = None
         self._hup_installed = False
+        #: The reactor's SIGTERM/SIGINT handlers, put back once the planet has stopped.
+        self._stop_handlers: dict[int, Callable[[int, FrameType | None], object]] = {}
+        self._stop_requested = False
 
     @property
     def web(self) -> WebFace:
@@ -167,6 +171,7 @@ class PlanetService(Service):
         if self.parts.websub is not None:
             self.parts.websub.start()
         self._install_hup()
+        self._install_stop_signals()
         self._up = True
         if self._reload_waiting:
             self.request_reload()
@@ -218,9 +223,50 @@ class PlanetService(Service):
         d.addErrback(lambda f: self.log.failure("reloading the config failed", f))
         return d
 
+    # -- stop signals -----------------------------------------------------------------
+
+    def _install_stop_signals(self) -> None:
+        """Pass the first SIGTERM or SIGINT to the reactor's handler, and note the rest.
+
+        The reactor's handler calls ``reactor.stop()`` each time; a second signal
+        while the planet stops (systemd, an impatient operator) made it log a
+        ``ReactorNotRunning`` traceback.
+        """
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
+            if not callable(previous):
+                continue
+            try:
+                signal.signal(sig, self._on_stop_signal)
+            except ValueError:  # not the main thread: no signal handling of ours
+                return
+            self._stop_handlers[sig] = previous
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        previous = self._stop_handlers.get(signum)
+        if self._stop_requested or previous is None:
+            self.reactor.callFromThread(
+                self.log.info,
+                "planetd is already stopping; {signal} ignored",
+                signal=signal.Signals(signum).name,
+            )
+            return
+        self._stop_requested = True
+        previous(signum, frame)
+
+    def _remove_stop_signals(self) -> None:
+        handlers, self._stop_handlers = self._stop_handlers, {}
+        for sig, previous in handlers.items():
+            signal.signal(sig, previous)
+
     def stopService(self) -> Deferred[None]:
         Service.stopService(self)
         self._remove_hup()
+        if self._stop_requested:
+            # Stopped by a signal: keep noting repeats until the reactor is gone.
+            self.reactor.addSystemEventTrigger("after", "shutdown", self._remove_stop_signals)
+        else:
+            self._remove_stop_signals()
         self._up = False
         return Deferred.fromCoroutine(self._stop())
 

@@ -160,6 +160,8 @@ class PlanetConfig:
     max_event_streams: int = 1000
     #: Seconds between two heartbeat comments on every open ``/events`` stream.
     event_heartbeat: float = 15.0
+    #: Drop tracking images and links' tracking parameters (:mod:`planetd.trackers`).
+    strip_trackers: bool = True
 
 
 @attrs.frozen

@@ -90,11 +90,20 @@ class ParserOnDemand:
         reactor: The pool's reactor.
         workers: Parse processes (default: one per core).
         metrics: Told of every parse-pool restart.
+        strip_trackers: Drop tracking pixels and parameters (the `strip_trackers` key).
     """
 
-    def __init__(self, reactor: IDaemonReactor, *, workers: int | None, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        reactor: IDaemonReactor,
+        *,
+        workers: int | None,
+        metrics: Metrics,
+        strip_trackers: bool = True,
+    ) -> None:
         self._reactor = reactor
         self._workers = workers
+        self._strip_trackers = strip_trackers
         self._metrics = metrics
         self._pool: ParsePool | None = None
 
@@ -104,7 +113,12 @@ class ParserOnDemand:
         if self._pool is None:
             from planetd.workers import ParsePool
 
-            self._pool = ParsePool(self._reactor, workers=self._workers, metrics=self._metrics)
+            self._pool = ParsePool(
+                self._reactor,
+                workers=self._workers,
+                metrics=self._metrics,
+                strip_trackers=self._strip_trackers,
+            )
         return self._pool
 
     def start(self) -> None:
@@ -164,7 +178,9 @@ class Aggregation:
     ) -> None:
         self.config = config
         self.store = make_store(config, database, reactor)
-        self.parser = ParserOnDemand(reactor, workers=workers, metrics=metrics)
+        self.parser = ParserOnDemand(
+            reactor, workers=workers, metrics=metrics, strip_trackers=config.strip_trackers
+        )
         self.fetcher = Fetcher(
             reactor,
             user_agent=user_agent(config),
