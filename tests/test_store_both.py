@@ -4,12 +4,10 @@ narrowed reads of groups and of one planet of several."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from builders import feed_config, parsed
+import test_store
+from builders import parsed
 from planetd.boundaries import (
     FeedStatus,
     FeedURL,
@@ -22,24 +20,12 @@ from planetd.boundaries import (
     Subscription,
     WebSubState,
 )
-from planetd.store import Database, open_database
-from test_store import ok_state
+from planetd.store import Database
+from test_store import A, B, ok_state
 
 NOW = datetime(2026, 7, 4, 12, tzinfo=timezone.utc)
-A = feed_config("https://a.example/feed", name="Alice")
-B = feed_config("https://b.example/feed", name="Bob")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest) -> Iterator[Database]:
-    """A store subscribed to feeds A and B: in-memory SQLite, then a new PostgreSQL database."""
-    if request.param == "postgresql":
-        database = open_database(request.getfixturevalue("pg_url"))
-    else:
-        database = open_database(":memory:")
-    database.sync_feeds([A, B], NOW)
-    yield database
-    database.close()
+#: The store subscribed to A and B, on in-memory SQLite and on a new PostgreSQL database.
+db = test_store.db
 
 
 def test_a_subscription_is_saved_replaced_and_forgotten(db: Database) -> None:

@@ -143,6 +143,15 @@ def serve(request: IRequest, cached: Cached) -> bytes:
     return cached.body
 
 
+def query_arg(request: IRequest, name: str) -> str | None:
+    """The last value of the query or form argument ``name``, decoded, or None."""
+    values = request.args.get(name.encode()) if request.args else None
+    if not values:
+        return None
+    value = values[-1]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def bad_request(request: IRequest, message: str, code: int = 400) -> bytes:
     """A JSON error, never a traceback."""
     request.setResponseCode(code)

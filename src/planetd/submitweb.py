@@ -39,6 +39,7 @@ from planetd.boundaries import (
     SubmissionState,
 )
 from planetd.httpcache import CSP
+from planetd.httpcache import query_arg as _arg
 from planetd.shapes import dump_json, submissions_document
 from planetd.submissions import (
     MAX_CONTACT,
@@ -381,14 +382,6 @@ def _answer(request: IRequest, code: int, body: bytes) -> bytes:
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"cache-control", b"no-store")
     return body
-
-
-def _arg(request: IRequest, name: str) -> str | None:
-    values = request.args.get(name.encode()) if request.args else None
-    if not values:
-        return None
-    value = values[-1]
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _bearer(request: IRequest) -> str | None:

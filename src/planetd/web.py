@@ -41,6 +41,7 @@ from planetd.boundaries import (
 )
 from planetd.faces import face_content_type
 from planetd.httpcache import FACE, STYLESHEET, bad_request, prepare, serve
+from planetd.httpcache import query_arg as _arg
 from planetd.outputs import OutputCache
 from planetd.river import CursorError, decode_cursor
 from planetd.search import SearchSyntaxError, decode_search_cursor, parse_query
@@ -447,14 +448,6 @@ def _is_local(request: IRequest) -> bool:
         return False
     mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
     return ip.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
-def _arg(request: IRequest, name: str) -> str | None:
-    values = request.args.get(name.encode()) if request.args else None
-    if not values:
-        return None
-    value = values[-1]
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _limit(text: str | None) -> int:
