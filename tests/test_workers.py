@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from twisted.internet.task import deferLater
 
+from conftest import subprocess_env
 from feeds import atom
 from planet_harness import PlanetTestCase, reactor
 from planetd.workers import (
@@ -168,7 +169,7 @@ def test_recycled_workers_still_exit_when_their_daemon_is_killed(tmp_path: Path)
     """A daemon killed with SIGKILL cannot stop its pool; its workers, recycled ones
     included, notice their owner is gone and exit within seconds."""
     (tmp_path / "feed.atom").write_bytes(FEED)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    env = subprocess_env()  # the same planetd as this process: the installed one in CI
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp_path / "feed.atom")],
         capture_output=True,
