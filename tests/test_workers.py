@@ -37,8 +37,6 @@ FEED = atom(
     [("tag:w,2026:1", "Hello", "2026-07-04T00:00:00Z", "<p>hi</p>")],
 ).encode()
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def gone(pid: int) -> bool:
     """Whether no process ``pid`` exists any more (or it is a zombie)."""
