@@ -23,6 +23,8 @@ LAYERS: dict[str, str] = {
     # The values and seams: imports nothing of planetd.
     "boundaries": "values",
     "values": "values",
+    "featureseams": "values",
+    "featurevalues": "values",
     # The functional core: pure functions over values; no Twisted, no SQLite, no network.
     "config": "core",
     "schedule": "core",

@@ -13,7 +13,9 @@ of the store (:class:`Stores`, named operations returning Deferreds), what a
 page build reads synchronously on a reader thread (:class:`ReadsPlanet`), what
 the daemon's parts report for ``/metrics`` (:class:`Metrics`), and the
 reactor interfaces the shells use (:class:`FetchReactor`, ``IDaemonReactor``).
-Shells depend on these, never on each other's classes.
+Shells depend on these, never on each other's classes. The seams and values
+that later capabilities add live in :mod:`planetd.featureseams` and
+:mod:`planetd.featurevalues`; every name of both is re-exported here.
 
 This module holds no logic and imports nothing heavy at run time (no Twisted,
 no feedparser): Twisted's types appear only under ``TYPE_CHECKING``, so the
@@ -26,8 +28,32 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from planetd.values import (
+from planetd.featureseams import (
+    AnswersCallbacks,
+    ClaimsFeeds,
+    RendersPages,
+    StoresReadingLists,
+    StoresSubmissions,
+    StoresSubscriptions,
+    TakesPushes,
+    WebFace,
+)
+from planetd.featurevalues import (
     Claim,
+    Group,
+    PlanetPlace,
+    Preview,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    SearchTooSlowError,
+    Submission,
+    SubmissionForm,
+    SubmissionState,
+    Subscription,
+    WebSubState,
+)
+from planetd.values import (
     EntryID,
     EntryKey,
     FeedConfig,
@@ -37,7 +63,6 @@ from planetd.values import (
     FetchKind,
     FetchResult,
     FutureDates,
-    Group,
     GroupSection,
     Hidden,
     Judge,
@@ -46,24 +71,13 @@ from planetd.values import (
     ParsedEntry,
     ParsedFeed,
     PlanetConfig,
-    PlanetPlace,
     PollOutcome,
     PollRecord,
     PollReport,
-    Preview,
     ReadingList,
     ReadingListState,
-    SearchHit,
-    SearchQuery,
-    SearchResults,
-    SearchTooSlowError,
     StoredEntry,
-    Submission,
-    SubmissionForm,
-    SubmissionState,
-    Subscription,
     Validators,
-    WebSubState,
 )
 
 if TYPE_CHECKING:
@@ -71,8 +85,6 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IConnector, IDelayedCall, IHostnameResolver
     from twisted.internet.protocol import ClientFactory
     from twisted.python.threadpool import ThreadPool
-    from twisted.web.iweb import IRequest
-    from twisted.web.resource import IResource
 
 T = TypeVar("T")
 
@@ -302,17 +314,6 @@ class Metrics(Protocol):
     def reloaded(self, ok: bool) -> None: ...
 
 
-# -- reload and reading lists ------------------------------------------------------------
-
-
-class StoresReadingLists(Protocol):
-    """What the daemon's reading lists need of the store: the feeds each list last named."""
-
-    def reading_lists(self) -> Deferred[list[ReadingListState]]: ...
-
-    def save_reading_list(self, state: ReadingListState) -> Deferred[None]: ...
-
-
 # -- several planets ---------------------------------------------------------------------
 
 
@@ -358,101 +359,6 @@ class StoresAllPlanets(Stores, Protocol):
     """The store as several planets share it: each planet's pages read all of it."""
 
     def reading_all(self, build: Callable[[ReadsAllPlanets], T]) -> Deferred[T]: ...
-
-
-class RendersPages(Protocol):
-    """A web face's rendered outputs, as the daemon opens and closes them."""
-
-    def refresh(self) -> Deferred[None]: ...
-
-    def stop(self) -> None: ...
-
-
-class WebFace(Protocol):
-    """What the daemon serves: one planet's :class:`planetd.web.PlanetWeb`, or several
-    planets behind :class:`planetd.router.PlanetsWeb`."""
-
-    @property
-    def outputs(self) -> RendersPages: ...
-
-    def resource(self) -> IResource: ...
-
-    def stop(self) -> None: ...
-
-    def route_of(self, path: bytes, method: bytes) -> str: ...
-
-
-# -- submissions ---------------------------------------------------------------------------
-
-
-class StoresSubmissions(Protocol):
-    """What ``/submit`` and ``/moderate`` need of the store: the queue of suggested feeds.
-
-    ``add_submission`` refuses (``planetd.submissions.SubmissionRefusedError``) a URL
-    the queue holds, or a full queue, inside the one write that adds it.
-    """
-
-    def add_submission(
-        self, form: SubmissionForm, preview: Preview, now: datetime, cap: int
-    ) -> Deferred[Submission]: ...
-
-    def find_submission(self, url: str) -> Deferred[Submission | None]: ...
-
-    def submission(self, sid: int) -> Deferred[Submission | None]: ...
-
-    def submissions(self, state: SubmissionState | None) -> Deferred[list[Submission]]: ...
-
-    def pending_count(self) -> Deferred[int]: ...
-
-    def decide_submission(
-        self, sid: int, state: SubmissionState, reason: str | None, now: datetime
-    ) -> Deferred[Submission | None]: ...
-
-
-# -- push (WebSub) ---------------------------------------------------------------------
-
-
-class StoresSubscriptions(Protocol):
-    """What the WebSub subscriber needs of the store: its subscriptions, kept and dropped."""
-
-    def subscriptions(self) -> Deferred[list[Subscription]]: ...
-
-    def save_subscription(self, subscription: Subscription) -> Deferred[None]: ...
-
-    def forget_subscription(self, feed_url: FeedURL) -> Deferred[None]: ...
-
-
-class TakesPushes(Protocol):
-    """What the WebSub subscriber needs of the poll path: a pushed document, handled
-    exactly as a fetched one (parse, plan, store; None for a feed not polled), and an
-    earlier poll when a feed's push stops (denied or lapsed)."""
-
-    def take_pushed(
-        self, url: FeedURL, body: bytes, content_type: str | None
-    ) -> Deferred[PollReport | None]: ...
-
-    def poll_within(self, url: FeedURL, seconds: float) -> None:
-        """Poll ``url`` within ``seconds`` unless it is due sooner (its push stopped)."""
-
-
-class AnswersCallbacks(Protocol):
-    """What the web face needs of WebSub: an answer to a hub's request to a callback
-    (``/websub/<id>``: a verification GET or a content POST); the bytes of the body."""
-
-    def answer(self, request: IRequest, callback_id: str) -> Deferred[bytes]: ...
-
-
-# -- several daemons, one planet ---------------------------------------------------------
-
-
-class ClaimsFeeds(Protocol):
-    """What the poller needs of a store that several daemons share: a lease per due feed.
-
-    A feed is polled only by the node whose :meth:`claim` answered a state;
-    storing its poll (``record_poll``) ends the lease.
-    """
-
-    def claim(self, url: FeedURL) -> Deferred[Claim]: ...
 
 
 # -- the parse pool's reactor --------------------------------------------------------------
