@@ -126,13 +126,21 @@ def test_two_planets_share_one_poll_and_keep_their_own_rivers(
     assert text.count("Shared news") == 1
 
     # One poll of the shared feed per interval (2s, A's), not one per planet.
+    # Watch until A's own feed has been polled four times (bounded: a loaded machine
+    # polls late), then compare: the shared feed is polled as often as A's, not twice.
     start = len(feed_server.accesses())
-    time.sleep(9)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        window = feed_server.accesses()[start:]
+        if sum(1 for _, path in window if path == "/a.rss") >= 4:
+            break
     window = feed_server.accesses()[start:]
     shared = sum(1 for _, path in window if path == "/shared.atom")
     only_a = sum(1 for _, path in window if path == "/a.rss")
     only_b = sum(1 for _, path in window if path == "/b.atom")
-    assert 2 <= shared <= only_a + 1, window
+    assert only_a >= 4, window
+    assert only_a - 2 <= shared <= only_a + 1, window
     assert only_b == 0, window  # B's own feed keeps B's hour
     assert daemon.stop() in (0, -signal.SIGTERM)
 
