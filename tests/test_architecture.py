@@ -96,6 +96,8 @@ LAYERS: dict[str, str] = {
     "tap": "root",
     "cli": "root",
     "commands": "root",
+    "cliargs": "root",  # part of cli, split for size
+    "datacommands": "root",  # commands over a planet's data, split from commands
     "reloading": "root",
     "moderation": "root",
 }

@@ -5,114 +5,34 @@ options of every command, their help, and :func:`main`, the console script,
 which runs a command and turns its expected failures (a missing file, a bad
 config, an unusable database, a malformed OPML) into one ``planetd: ...``
 line on stderr and a non-zero exit, never a traceback. What each command
-does is :mod:`planetd.commands`; what it prints, :mod:`planetd.terminal`;
+does is :mod:`planetd.commands` (search, OPML and migrate:
+:mod:`planetd.datacommands`); what it prints, :mod:`planetd.terminal`;
 OPML in, :mod:`planetd.opml`.
 
 It must not import the poll path (treq, feedparser, the parse pool) or the
 web app at import time: ``planetd check`` and the other quick commands load
 only what they use.
 
-Why :class:`twisted.python.usage.Options` rather than typer or click: it is
-how ``twistd planetd`` already parses its options (``tap.Options``), so both
-faces share one option style and help layout; its ``subCommands`` cover
-``planetd opml export``; and it adds no dependency to a package that already
-depends on Twisted. Its one gap, options written after the positional
-arguments (``planetd poll PLANET.INI --all``, as INTERFACE.md writes them), is
-closed by :class:`_Command`, which reorders them with ``getopt.gnu_getopt``.
+How a command reads its arguments (options before or after them, several
+planets with ``--config``, and why :class:`twisted.python.usage.Options`) is
+:mod:`planetd.cliargs`'s.
 """
 
 from __future__ import annotations
 
-import getopt
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from twisted.python import usage
 
-from planetd import __version__, commands
+from planetd import commands, datacommands
+from planetd.cliargs import _DATABASE, _Command, _Options, _Planets
 from planetd.commands import CommandError
 from planetd.config import ConfigError
 
 # -- options -----------------------------------------------------------------------
-
-
-_DATABASE = [
-    "database",
-    "d",
-    None,
-    "The SQLite file or postgresql:// URL (default as the daemon: the config's "
-    "database key, else planetd.sqlite beside the config).",
-]
-
-
-class _Options(usage.Options):
-    """Options with planetd's ``--version`` (Twisted's would print Twisted's)."""
-
-    def opt_version(self) -> None:
-        """Print planetd's version and exit."""
-        print(f"planetd {__version__}")
-        sys.exit(0)
-
-
-class _Command(_Options):
-    """A command's options, which may come before or after its one argument.
-
-    ``argument`` names the positional argument (``PLANET.INI`` is stored as
-    ``self["config"]``); ``run`` does the command and gives the exit status.
-    """
-
-    synopsis = "PLANET.INI"
-    argument = "config"
-
-    def parseOptions(self, options: Sequence[str] | None = None) -> None:
-        args = list(sys.argv[1:] if options is None else options)
-        if "--_shell-completion" not in args:
-            try:
-                opts, rest = getopt.gnu_getopt(args, self.shortOpt, self.longOpt)
-            except getopt.GetoptError as e:
-                raise usage.UsageError(str(e)) from None
-            args = [*(part for opt in opts for part in self._spelled(*opt)), "--", *rest]
-        super().parseOptions(args)  # type: ignore[no-untyped-call]  # unannotated in Twisted
-
-    def _spelled(self, name: str, value: str) -> tuple[str, ...]:
-        """An option as getopt gave it, back as arguments: with its value if it takes one."""
-        if name.startswith("--"):
-            takes_value = f"{name[2:]}=" in self.longOpt
-        else:
-            takes_value = f"{name[1:]}:" in self.shortOpt
-        return (name, value) if takes_value else (name,)
-
-    def parseArgs(self, *args: str) -> None:
-        if len(args) != 1:
-            raise usage.UsageError(f"expected exactly one {self.synopsis.split()[0]}")
-        self[self.argument] = args[0]
-
-    def run(self) -> int:
-        """Do the command; the exit status."""
-        raise NotImplementedError
-
-
-class _Planets(_Command):
-    """A command over one planet or several: ``PLANET.INI``, and more planets with
-    ``--config`` (repeatable, as the daemon takes them; the first may be given so too)."""
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # Options.__init__ is Twisted's
-        self["more"] = []
-
-    def opt_config(self, path: str) -> None:
-        """Another planet's config (repeatable): several planets, one database."""
-        self["more"].append(path)
-
-    opt_c = opt_config
-
-    def parseArgs(self, *args: str) -> None:
-        if len(args) > 1 or not (args or self["more"]):
-            raise usage.UsageError(f"expected exactly one {self.synopsis.split()[0]}")
-        paths = [*args, *self["more"]]
-        self["config"], self["more"] = paths[0], paths[1:]
 
 
 class CheckOptions(_Planets):
@@ -220,7 +140,7 @@ class SearchOptions(_Command):
             raise usage.UsageError("--limit must be from 1 to 500")
 
     def run(self) -> int:
-        return commands.search(self["config"], self["database"], self["query"], self["limit"])
+        return datacommands.search(self["config"], self["database"], self["query"], self["limit"])
 
 
 class OpmlExportOptions(_Command):
@@ -229,7 +149,7 @@ class OpmlExportOptions(_Command):
     optParameters = [_DATABASE]
 
     def run(self) -> int:
-        return commands.opml_export(self["config"], self["database"])
+        return datacommands.opml_export(self["config"], self["database"])
 
 
 class OpmlImportOptions(_Command):
@@ -246,7 +166,7 @@ class OpmlImportOptions(_Command):
             raise usage.UsageError("--config PLANET.INI is required")
 
     def run(self) -> int:
-        return commands.opml_import(self["opml"], self["config"])
+        return datacommands.opml_import(self["opml"], self["config"])
 
 
 class OpmlOptions(_Options):
@@ -371,7 +291,7 @@ class MigrateOptions(_Options):
             raise usage.UsageError("migrate needs --from PATH and --to postgresql://...")
 
     def run(self) -> int:
-        return commands.migrate(self["from"], self["to"])
+        return datacommands.migrate(self["from"], self["to"])
 
 
 class Options(_Options):

@@ -4,15 +4,17 @@ Owns the order in which each command loads the config, opens the store,
 builds or polls, and writes its files or output. It decides nothing: the
 config comes from :func:`planetd.config.load_config`, polls go through the
 daemon's own :class:`planetd.wiring.Aggregation`, pages and feeds from
-:class:`planetd.site.Site`, OPML imports are planned by :mod:`planetd.opml`,
-what is printed is :mod:`planetd.terminal`'s. Expected failures are raised
-as :class:`CommandError` (or the config's, the store's, the OS's own), which
-:func:`planetd.cli.main` turns into one line.
+:class:`planetd.site.Site`, what is printed is :mod:`planetd.terminal`'s.
+Expected failures are raised as :class:`CommandError` (or the config's, the
+store's, the OS's own), which :func:`planetd.cli.main` turns into one line.
+The commands over a planet's data (search, OPML, migrate) are
+:mod:`planetd.datacommands`', which builds on this module; this module must
+never import it (a cycle) nor :mod:`planetd.cli`.
 
 Like ``tap.py`` it is a shell: it may touch the global reactor (through
 ``twisted.internet.task.react``, ``poll`` only), the clock, the disk and the
 terminal. Each command imports what only it needs inside its function, so
-``check``, ``feeds`` and ``opml`` never load the poll path (treq, feedparser,
+``check`` and ``feeds`` never load the poll path (treq, feedparser,
 the parse pool) or the web app: a quick command stays quick.
 """
 
@@ -26,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from planetd.boundaries import FeedState, PlanetConfig, SearchTooSlowError
-from planetd.config import load_config, parse_config
+from planetd.boundaries import PlanetConfig
+from planetd.config import load_config
 from planetd.groups import planet_groups
 from planetd.terminal import PollDisplay, show_feeds, summarize
 
@@ -323,112 +325,4 @@ def feeds(config_path: str, database: str | None, *, more: Sequence[str] = ()) -
         db.close()
     views = feed_views(configured_states(config, stored), config, _now(), hidden)
     show_feeds(views, sys.stdout)
-    return 0
-
-
-# -- search --------------------------------------------------------------------------
-
-
-def search(config_path: str, database: str | None, text: str, limit: int) -> int:
-    """``planetd search``: the best matches of a query, as ``/search`` ranks them; one line
-    each (date, source, title, link, tab-separated). Exit 1 when nothing matches."""
-    from planetd.render import Renderer
-    from planetd.river import rfc3339
-    from planetd.search import SearchSyntaxError, parse_query
-    from planetd.site import Site
-    from planetd.store import open_database
-
-    config = load_config(config_path)
-    try:
-        query = parse_query(text)
-    except SearchSyntaxError as e:
-        raise CommandError(f"search: {e}") from None
-    db = open_database(_database(config, database), readonly=True)
-    try:
-        results = Site(config, Renderer(config)).search(db, query, limit=limit)
-    except SearchTooSlowError as e:
-        raise CommandError(f"search: {e}") from None
-    finally:
-        db.close()
-    for hit in results.hits:
-        entry = hit.entry
-        fields = (rfc3339(entry.published), entry.feed_name, entry.title, entry.link or "")
-        print("\t".join(" ".join(str(f).split()) for f in fields))
-    return 0 if results.hits else 1
-
-
-# -- opml ----------------------------------------------------------------------------
-
-
-def opml_export(config_path: str, database: str | None) -> int:
-    """``planetd opml export``: the daemon's /opml.xml, from the config if never polled."""
-    from planetd.render import Renderer
-    from planetd.river import feed_views
-    from planetd.store import open_database
-    from planetd.subscriptions import configured_states
-
-    config = load_config(config_path)
-    path = _database(config, database)
-    stored: list[FeedState] = []
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(path) or not os.path.isdir(folder):
-        db = open_database(path, readonly=True)
-        try:
-            stored = db.feed_states(active_only=False)
-        finally:
-            db.close()
-    now = _now()
-    views = feed_views(configured_states(config, stored), config, now)
-    sys.stdout.buffer.write(Renderer(config).opml(views, now))
-    sys.stdout.flush()
-    return 0
-
-
-def opml_import(opml_path: str, config_path: str) -> int:
-    """``planetd opml import``: append the OPML's new feeds to the config, keeping its text."""
-    from planetd.opml import OpmlError, parse_opml, plan_append
-
-    config = load_config(config_path)
-    with open(opml_path, "rb") as document:
-        data = document.read()
-    try:
-        outlines = parse_opml(data)
-    except OpmlError as e:
-        raise CommandError(f"{opml_path}: {e}") from None
-    with open(config_path, "rb") as existing:
-        original = existing.read()
-    plan = plan_append(original, (f.url for f in config.feeds), outlines)
-    if plan.added:
-        append_to_config(config_path, config, original, plan.text, len(plan.added))
-    line = f"added {len(plan.added)} feeds to {config_path}; skipped {plan.already} already present"
-    if plan.unusable:
-        line += f", {plan.unusable} not http(s) URLs"
-    print(line)
-    return 0
-
-
-def append_to_config(
-    config_path: str, config: PlanetConfig, original: bytes, text: str, added: int
-) -> None:
-    """Append ``text`` (feed sections) to the config whose bytes are ``original``, keeping
-    them byte for byte; refuse before writing if the result would not load with ``added``
-    more feeds (it always should). ``opml import`` and approving a suggestion use it."""
-    result = parse_config(original.decode("utf-8") + text, config_path)
-    if len(result.feeds) != len(config.feeds) + added:
-        raise CommandError(f"{config_path}: the new feeds would not all load; not written")
-    with open(config_path, "ab") as appending:
-        appending.write(text.encode("utf-8"))
-
-
-def migrate(source: str, target: str) -> int:
-    """``planetd migrate``: copy a planet from SQLite to PostgreSQL, counts checked."""
-    from planetd.config import is_database_url
-    from planetd.pgmigrate import migrate as copy
-
-    if not is_database_url(target):
-        raise CommandError(f"{target}: --to must be a postgresql:// URL")
-    if not os.path.exists(source):
-        raise CommandError(f"{source}: no such SQLite file")
-    copied = copy(source, target)
-    print(", ".join(f"{n} {table}" for table, n in copied.items()) + " copied; counts match")
     return 0

@@ -2,7 +2,7 @@
 
 Owns what a decision does, in order. Approving appends the feed's section to
 the config file (:func:`append_feed`: its existing text kept byte for byte,
-through the same :func:`planetd.commands.append_to_config` as ``planetd opml
+through the same :func:`planetd.datacommands.append_to_config` as ``planetd opml
 import``), then marks the suggestion approved, then reloads the running
 daemon the way ``SIGHUP`` does (in the daemon: its own reload;
 from the command line: ``planetd reload``'s signal), so the feed is polled
@@ -24,8 +24,9 @@ from twisted.internet.defer import Deferred, DeferredLock
 from twisted.internet.threads import deferToThreadPool
 
 from planetd.boundaries import StoresSubmissions, Submission, SubmissionForm, SubmissionState
-from planetd.commands import CommandError, append_to_config
+from planetd.commands import CommandError
 from planetd.config import load_config
+from planetd.datacommands import append_to_config
 from planetd.submissions import SubmissionRefusedError, check_reason, section_text
 
 if TYPE_CHECKING:
