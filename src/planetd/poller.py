@@ -330,7 +330,7 @@ class Poller:
             max_bytes=feed.max_feed_bytes,
         )
         self.metrics.fetch_finished(fetched.elapsed)
-        return await self._digest(url, fetched, started)
+        return await self._digest(url, feed, state, fetched, started)
 
     def take_pushed(
         self, url: FeedURL, body: bytes, content_type: str | None
@@ -341,7 +341,9 @@ class Poller:
         if url not in self.feeds or state is None:
             return succeed(None)
         fetched = pushed_result(state, body, content_type)
-        d = Deferred.fromCoroutine(self._digest(url, fetched, self.reactor.seconds()))
+        d = Deferred.fromCoroutine(
+            self._digest(url, self.feeds[url], state, fetched, self.reactor.seconds())
+        )
 
         def reschedule(report: PollReport) -> PollReport:
             state = self.states.get(url)
@@ -362,10 +364,19 @@ class Poller:
             self._schedule(url, when)
             self._arm()
 
-    async def _digest(self, url: FeedURL, fetched: FetchResult, started: float) -> PollReport:
-        """Parse, decide and store one fetched (or pushed) document: the one path for both."""
-        feed = self.tune(self.feeds[url])
-        state = self.states[url]
+    async def _digest(
+        self,
+        url: FeedURL,
+        feed: FeedConfig,
+        state: FeedState,
+        fetched: FetchResult,
+        started: float,
+    ) -> PollReport:
+        """Parse, decide and store one fetched (or pushed) document: the one path for both.
+
+        ``feed`` and ``state`` are as they were when the fetch began: a reload may
+        drop the feed from the schedule while its poll is in flight."""
+        feed = self.tune(feed)
         parsed: ParsedFeed | None = None
         if needs_parse(state, fetched):
             assert fetched.body is not None
