@@ -27,6 +27,7 @@ LAYERS: dict[str, str] = {
     "featurevalues": "values",
     # The functional core: pure functions over values; no Twisted, no SQLite, no network.
     "config": "core",
+    "configvalues": "core",
     "schedule": "core",
     "hints": "core",
     "discovery": "core",

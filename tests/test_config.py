@@ -16,12 +16,10 @@ from planetd.config import (
     PLANET_SECTION,
     ConfigError,
     _Reader,
-    file_path,
     load_config,
     parse_config,
-    parse_duration,
-    parse_size,
 )
+from planetd.configvalues import file_path, parse_duration, parse_size
 
 PLANET_PYTHON = CORPUS / "planetpython" / "config.ini"
 VENUS = CORPUS / "venus" / "config"

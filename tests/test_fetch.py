@@ -39,7 +39,7 @@ from faultserver import (
 )
 from planetd.bodylimits import BodyCollector
 from planetd.boundaries import FetchKind, FetchResult, Validators
-from planetd.config import file_path
+from planetd.configvalues import file_path
 from planetd.fetch import ACCEPT, Fetcher, _request_url
 from planetd.fetcherrors import FetchError
 

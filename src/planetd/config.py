@@ -1,7 +1,8 @@
 """Reading Planet 2.0 / Venus INI files into a :class:`PlanetConfig`.
 
-Owns: which keys planetd honours, which it accepts but ignores (and why), how
-values are checked, and the one-line error that names file, line and key.
+Owns: which keys planetd honours, which it accepts but ignores (and why), which
+check each value gets (the checks live in :mod:`planetd.configvalues`), and
+the one-line error that names file, line and key.
 Pure: it takes the file's text and path and touches nothing else, so the
 daemon, ``planetd check`` and the tests all read a config the same way.
 Must not import Twisted, feedparser or anything that does I/O beyond the
@@ -15,17 +16,33 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import attrs
 
 from planetd.boundaries import (
     FeedConfig,
     FeedURL,
-    FutureDates,
     GroupSection,
     PlanetConfig,
     ReadingList,
+)
+from planetd.configvalues import (
+    boolean,
+    date_format,
+    endpoint,
+    future_dates,
+    host,
+    mount,
+    parse_duration,
+    parse_size,
+    pixels,
+    positive_duration,
+    public_url,
+    regex,
+    secret,
+    unlimited_or_count,
+    unquoted,
+    whole_number,
 )
 from planetd.faces import check_face, faces_dir
 from planetd.groups import SECTION_KEYS, SECTION_PREFIX, group_names, group_section
@@ -36,11 +53,6 @@ PLANET_SECTION = "Planet"
 FEED_SCHEMES = ("http:", "https:", "file:")
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 DEFAULT_DATABASE = "planetd.sqlite"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 #: ``[Planet]`` keys read from Planet 2.0 / Venus configs that have no effect
 #: here, with the reason ``planetd check`` prints.
@@ -136,133 +148,6 @@ def is_database_url(database: str) -> bool:
     return database.startswith(DATABASE_URL_PREFIXES)
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from ``"90"``, ``"30s"``, ``"15m"``, ``"2h"`` or ``"1d"``."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"expected a duration such as 30s, 15m, 2h or 1d, got {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
-
-
-def parse_size(text: str) -> int:
-    """Bytes from ``"1048576"``, ``"512k"``, ``"10MiB"`` or ``"1g"``."""
-    match = _SIZE.match(text)
-    if match is None:
-        raise ValueError(f"expected a size such as 512k, 10MiB or 1048576, got {text!r}")
-    unit = (match.group(2) or "").lower()[:1]
-    return int(match.group(1)) * _SIZE_UNITS[unit]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text.strip())
-    if value < 0:
-        raise ValueError(f"expected a whole number of 0 or more, got {text!r}")
-    return value
-
-
-def _whole_number(text: str) -> int:
-    try:
-        return _positive_int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-
-
-def _positive_duration(text: str) -> float:
-    value = parse_duration(text)
-    if value <= 0:
-        raise ValueError(f"expected a duration above zero, got {text!r}")
-    return value
-
-
-def _regex(text: str) -> str:
-    try:
-        re.compile(text)
-    except re.error as e:
-        raise ValueError(f"not a valid regular expression ({e})") from None
-    return text
-
-
-def _future_dates(text: str) -> FutureDates:
-    try:
-        return FutureDates(text.strip())
-    except ValueError:
-        choices = ", ".join(f.value for f in FutureDates)
-        raise ValueError(f"expected one of {choices}, got {text!r}") from None
-
-
-def _date_format(text: str) -> str:
-    if "%" not in text:
-        raise ValueError(f"expected a strftime format such as %d %b %Y, got {text!r}")
-    return text
-
-
-def _boolean(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "yes", "true", "on"):
-        return True
-    if value in ("0", "no", "false", "off"):
-        return False
-    raise ValueError(f"expected yes or no, got {text!r}")
-
-
-def _public_url(text: str) -> str:
-    """An absolute http(s) URL; the WebSub callbacks live under it."""
-    value = text.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
-    return value.rstrip("/") + "/"
-
-
-def _pixels(text: str) -> int:
-    value = _whole_number(text)
-    if not 1 <= value <= 10000:
-        raise ValueError(f"expected a size in pixels from 1 to 10000, got {text!r}")
-    return value
-
-
-def _endpoint(text: str) -> str:
-    value = text.strip()
-    if ":" not in value:
-        raise ValueError(f"expected a server endpoint such as tcp:9100, got {text!r}")
-    return value
-
-
-_MOUNT = re.compile(r"^(/[A-Za-z0-9._~-]+)+/?$")
-_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
-
-
-def _mount(text: str) -> str:
-    """A path prefix such as ``/python/``, always ending with ``/``."""
-    value = text.strip()
-    if not _MOUNT.match(value):
-        raise ValueError(
-            f"expected a path below / such as /python/ (root = yes serves at /), got {text!r}"
-        )
-    return value.rstrip("/") + "/"
-
-
-def _host(text: str) -> str:
-    """A Host header value such as ``planet.example.org``, lower case, without a port."""
-    value = text.strip().lower()
-    if not _HOST.match(value):
-        raise ValueError(f"expected a host name such as planet.example.org, got {text!r}")
-    return value
-
-
-def _secret(text: str) -> str | None:
-    value = text.strip()
-    if not value:
-        return None
-    if len(value) < 16:
-        raise ValueError("expected a secret of 16 characters or more")
-    return value
-
-
-def _unlimited_or_count(text: str) -> int | None:
-    return None if text.strip().lower() in ("", "all", "unlimited") else _whole_number(text)
-
-
 class _Reader:
     """Turns raw section values into typed ones, raising :class:`ConfigError` with the line."""
 
@@ -348,43 +233,43 @@ def parse_config(text: str, path: str) -> PlanetConfig:
         link=get("link", str.strip, d.link),
         owner_name=get("owner_name", str.strip, d.owner_name),
         owner_email=get("owner_email", str.strip, d.owner_email),
-        items_per_page=get("items_per_page", _whole_number, d.items_per_page),
-        days_per_page=get("days_per_page", _whole_number, d.days_per_page),
-        date_format=get("date_format", _date_format, d.date_format),
-        new_date_format=get("new_date_format", _date_format, d.new_date_format),
-        new_feed_items=get("new_feed_items", _unlimited_or_count, d.new_feed_items),
-        activity_threshold=get("activity_threshold", _whole_number, d.activity_threshold),
-        cache_keep_entries=get("cache_keep_entries", _whole_number, d.cache_keep_entries),
+        items_per_page=get("items_per_page", whole_number, d.items_per_page),
+        days_per_page=get("days_per_page", whole_number, d.days_per_page),
+        date_format=get("date_format", date_format, d.date_format),
+        new_date_format=get("new_date_format", date_format, d.new_date_format),
+        new_feed_items=get("new_feed_items", unlimited_or_count, d.new_feed_items),
+        activity_threshold=get("activity_threshold", whole_number, d.activity_threshold),
+        cache_keep_entries=get("cache_keep_entries", whole_number, d.cache_keep_entries),
         poll_interval=get("poll_interval", parse_duration, d.poll_interval),
         min_interval=get("min_interval", parse_duration, d.min_interval),
         max_interval=get("max_interval", parse_duration, d.max_interval),
         feed_timeout=get("feed_timeout", parse_duration, d.feed_timeout),
         max_feed_bytes=get("max_feed_bytes", parse_size, d.max_feed_bytes),
-        concurrency=get("concurrency", _whole_number, d.concurrency),
-        per_host_concurrency=get("per_host_concurrency", _whole_number, d.per_host_concurrency),
-        filter=get("filter", _regex, d.filter),
-        exclude=get("exclude", _regex, d.exclude),
-        future_dates=get("future_dates", _future_dates, d.future_dates),
+        concurrency=get("concurrency", whole_number, d.concurrency),
+        per_host_concurrency=get("per_host_concurrency", whole_number, d.per_host_concurrency),
+        filter=get("filter", regex, d.filter),
+        exclude=get("exclude", regex, d.exclude),
+        future_dates=get("future_dates", future_dates, d.future_dates),
         listen=get("listen", lambda t: tuple(t.split()), (DEFAULT_LISTEN,)),
-        access_log=get("access_log", _boolean, d.access_log),
+        access_log=get("access_log", boolean, d.access_log),
         database=get("database", database_path, os.path.join(base_dir, DEFAULT_DATABASE)),
         template_dir=get("template_dir", relative_path, d.template_dir),
         faces_dir=faces_dir(path, planet.get("faces_dir", "").strip()),
-        metrics_listen=get("metrics_listen", _endpoint, d.metrics_listen),
-        metrics_public=get("metrics_public", _boolean, d.metrics_public),
-        mount=get("mount", _mount, d.mount),
-        host=get("host", _host, d.host),
-        root=get("root", _boolean, d.root),
-        submissions=get("submissions", _boolean, d.submissions),
-        allow_private_feeds=get("allow_private_feeds", _boolean, d.allow_private_feeds),
-        moderation_token=get("moderation_token", _secret, d.moderation_token),
-        public_url=get("public_url", _public_url, d.public_url),
-        websub=get("websub", _boolean, d.websub),
+        metrics_listen=get("metrics_listen", endpoint, d.metrics_listen),
+        metrics_public=get("metrics_public", boolean, d.metrics_public),
+        mount=get("mount", mount, d.mount),
+        host=get("host", host, d.host),
+        root=get("root", boolean, d.root),
+        submissions=get("submissions", boolean, d.submissions),
+        allow_private_feeds=get("allow_private_feeds", boolean, d.allow_private_feeds),
+        moderation_token=get("moderation_token", secret, d.moderation_token),
+        public_url=get("public_url", public_url, d.public_url),
+        websub=get("websub", boolean, d.websub),
         websub_lease=get("websub_lease", parse_duration, d.websub_lease),
-        max_event_streams=get("max_event_streams", _whole_number, d.max_event_streams),
-        event_heartbeat=get("event_heartbeat", _positive_duration, d.event_heartbeat),
+        max_event_streams=get("max_event_streams", whole_number, d.max_event_streams),
+        event_heartbeat=get("event_heartbeat", positive_duration, d.event_heartbeat),
         lease_timeout=get("lease_timeout", parse_duration, d.lease_timeout),
-        strip_trackers=get("strip_trackers", _boolean, d.strip_trackers),
+        strip_trackers=get("strip_trackers", boolean, d.strip_trackers),
     )
 
     for key in ("concurrency", "per_host_concurrency"):
@@ -469,15 +354,6 @@ def _reading_list(
     )
 
 
-def unquoted(text: str) -> str:
-    """A name without one pair of surrounding quotes: Planet configs write ``name = "Menno's
-    Musings"`` and mean the words, and INI keeps the quotes as part of the value."""
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1].strip()
-    return text
-
-
 def _feed_config(
     reader: _Reader, name: str, section: configparser.SectionProxy, planet: PlanetConfig
 ) -> FeedConfig:
@@ -494,15 +370,15 @@ def _feed_config(
         poll_interval=get("poll_interval", parse_duration, planet.poll_interval),
         feed_timeout=get("feed_timeout", parse_duration, planet.feed_timeout),
         max_feed_bytes=get("max_feed_bytes", parse_size, planet.max_feed_bytes),
-        filter=get("filter", _regex, planet.filter),
-        exclude=get("exclude", _regex, planet.exclude),
-        future_dates=get("future_dates", _future_dates, planet.future_dates),
-        new_feed_items=get("new_feed_items", _unlimited_or_count, planet.new_feed_items),
-        cache_keep_entries=get("cache_keep_entries", _whole_number, planet.cache_keep_entries),
+        filter=get("filter", regex, planet.filter),
+        exclude=get("exclude", regex, planet.exclude),
+        future_dates=get("future_dates", future_dates, planet.future_dates),
+        new_feed_items=get("new_feed_items", unlimited_or_count, planet.new_feed_items),
+        cache_keep_entries=get("cache_keep_entries", whole_number, planet.cache_keep_entries),
         extra={k: v for k, v in section.items() if k not in FEED_KEYS},
         face=get("face", check_face, None),
-        facewidth=get("facewidth", _pixels, None),
-        faceheight=get("faceheight", _pixels, None),
+        facewidth=get("facewidth", pixels, None),
+        faceheight=get("faceheight", pixels, None),
         groups=get("group", group_names, ()),
     )
 
@@ -527,21 +403,3 @@ def key_error(path: str, key: str, message: str) -> ConfigError:
     except (OSError, UnicodeDecodeError):
         line = None
     return ConfigError(path, line, key, message)
-
-
-def file_path(url: str, config_path: str) -> str:
-    """The filesystem path of a ``file:`` feed URL, relative ones against the config's folder."""
-    rest = url[len("file:") :]
-    if rest.startswith("//"):
-        rest = rest[2:]
-        # file://host/path: only the local host is meaningful.
-        host, _, rest = rest.partition("/")
-        rest = "/" + rest
-        if host not in ("", "localhost"):
-            raise ValueError(f"file URL names another host: {url}")
-    from urllib.parse import unquote
-
-    rest = unquote(rest)
-    if os.path.isabs(rest):
-        return rest
-    return os.path.join(os.path.dirname(os.path.abspath(config_path)), rest)

@@ -74,7 +74,7 @@ from twisted.web.http_headers import Headers
 
 from planetd.bodylimits import KeepEncodingAgent, discard, header, read_body
 from planetd.boundaries import FetchKind, FetchResult, Validators
-from planetd.config import file_path
+from planetd.configvalues import file_path
 from planetd.decide import merge_validators
 from planetd.fetcherrors import FetchError, check_http_url, describe, status_line, was_cancelled
 from planetd.fetchfile import fetch_file

@@ -44,7 +44,8 @@ from planetd.boundaries import (
     Preview,
     Stores,
 )
-from planetd.config import file_path, is_database_url
+from planetd.config import is_database_url
+from planetd.configvalues import file_path
 from planetd.dbthreads import Store
 from planetd.faces import read_faces
 from planetd.fetch import Fetcher
