@@ -40,7 +40,8 @@ from planetd.boundaries import (
     SearchResults,
 )
 from planetd.search import HIT_END, HIT_START
-from planetd.store import _ENTRY_COLUMNS, Database, _search_hit
+from planetd.store import Database
+from planetd.storerows import _ENTRY_COLUMNS, _search_hit
 
 __all__ = ["PgConnection", "PgDatabase", "open_pg_database"]
 

@@ -7,7 +7,10 @@ Writing a poll reads a :class:`planetd.plan.StoredFeed` snapshot, asks
 :func:`planetd.plan.plan_entries` what to write and executes that plan
 (the SQL of both sides is :mod:`planetd.entrywrite`'s): the store decides
 nothing about renamed ids, flood, duplicates or retention. The schema, its
-migrations and the databases planetd refuses are :mod:`planetd.schema`'s.
+migrations and the databases planetd refuses are :mod:`planetd.schema`'s; a
+row made a value is :mod:`planetd.storerows`'s; the reading lists' table and
+the reads of several planets are parts of :class:`Database` kept in
+:mod:`planetd.readingliststore` and :mod:`planetd.planetreads`.
 
 :class:`Database` is synchronous and knows nothing of Twisted;
 :mod:`planetd.dbthreads` runs it on one writer thread and a small reader
@@ -16,7 +19,6 @@ pool so that SQLite never blocks the reactor. Must not import Twisted.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -28,28 +30,26 @@ from planetd.boundaries import (
     EntryKey,
     FeedConfig,
     FeedState,
-    FeedStatus,
     FeedURL,
     Hidden,
     Judge,
-    ListedFeed,
     PollOutcome,
     PollRecord,
-    ReadingListState,
     SearchHit,
     SearchQuery,
     SearchResults,
     StoredEntry,
     Subscription,
-    Validators,
 )
 from planetd.config import is_database_url
 from planetd.entrywrite import execute_plan, read_stored_feed
-from planetd.plan import HASH_KEY_PREFIX, EntryPlan, plan_entries
+from planetd.plan import EntryPlan, plan_entries
+from planetd.planetreads import SeveralPlanetsReads
+from planetd.readingliststore import ReadingListTable
 from planetd.schema import DatabaseError, StoreError
-from planetd.search import highlight_html
 from planetd.searchindex import Progress
 from planetd.statememo import FeedStateMemo
+from planetd.storerows import _ENTRY_COLUMNS, _FEED_COLUMNS, _feed_state, _search_hit, _stored_entry
 from planetd.submissionstore import SubmissionQueue
 from planetd.subscriptions import feed_order
 
@@ -58,81 +58,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Database", "DatabaseError", "StoreError", "ThreadLocalDatabases", "open_database"]
 
-_FEED_COLUMNS = (
-    "url, name, link, title, status, http_status, last_error, last_polled_at, "
-    "last_success_at, next_poll_at, consecutive_failures, etag, last_modified, body_hash, "
-    "moved_to, subscribed_at, entry_count, latest_entry_at, parser"
-)
-_ENTRY_COLUMNS = (
-    "e.id, e.feed_url, e.key, e.title, e.link, e.author, e.published, e.updated, "
-    "e.first_seen, e.content_html, f.name, f.link, e.hidden, e.text"
-)
 
+class Database(ReadingListTable, SeveralPlanetsReads):
+    """One SQLite connection and planetd's queries over it. Use from one thread at a time.
 
-def _feed_state(row: Sequence[Any]) -> FeedState:
-    return FeedState(
-        url=FeedURL(row[0]),
-        name=row[1],
-        link=row[2],
-        title=row[3],
-        status=FeedStatus(row[4]),
-        http_status=row[5],
-        last_error=row[6],
-        last_polled_at=schema.dt(row[7]),
-        last_success_at=schema.dt(row[8]),
-        next_poll_at=schema.dt(row[9]),
-        consecutive_failures=row[10],
-        validators=Validators(etag=row[11], last_modified=row[12], body_hash=row[13]),
-        moved_to=row[14],
-        subscribed_at=schema.dt(row[15]),
-        entry_count=row[16],
-        latest_entry_at=schema.dt(row[17]),
-        parser=row[18],
-    )
-
-
-def _stored_entry(row: Sequence[Any], hidden: Hidden | None) -> StoredEntry:
-    return StoredEntry(
-        id=EntryID(row[0]),
-        feed_url=FeedURL(row[1]),
-        key=EntryKey(row[2]),
-        title=row[3],
-        link=row[4],
-        author=row[5],
-        published=schema.required_dt(row[6]),
-        updated=schema.dt(row[7]),
-        first_seen=schema.required_dt(row[8]),
-        content_html=row[9],
-        feed_name=row[10],
-        feed_link=row[11],
-        hidden=hidden,
-    )
-
-
-def _search_hit(
-    row: Sequence[Any] | None,
-    judge: Judge | None,
-    include_hidden: bool,
-    unhidden: Collection[str] = (),
-) -> SearchHit | None:
-    """A search's row as a hit, or None if it is hidden (and hidden ones are left out)
-    or damaged."""
-    if row is None:
-        return None
-    try:
-        hidden = Hidden(row[12]) if row[12] and row[0] not in unhidden else None
-        if hidden is None and judge is not None:
-            hidden = judge(FeedURL(row[1]), str(row[13]))
-        entry = _stored_entry(row, hidden)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if hidden is not None and not include_hidden:
-        return None
-    return SearchHit(entry=entry, snippet_html=highlight_html(str(row[14] or "")))
-
-
-class Database:
-    """One SQLite connection and planetd's queries over it. Use from one thread at a time."""
+    The reading lists' queries and the reads of several planets are its parts
+    (:mod:`planetd.readingliststore`, :mod:`planetd.planetreads`)."""
 
     def __init__(
         self, path: str, *, readonly: bool = False, memo: FeedStateMemo | None = None
@@ -209,50 +140,6 @@ class Database:
         """Keys and raw hashes of a feed's stored entries: what a parse need not redo."""
         rows = self._conn.execute("SELECT key, raw_hash FROM entries WHERE feed_url = ?", (url,))
         return {EntryKey(k): h for k, h in rows}
-
-    # -- reading lists ------------------------------------------------------------
-
-    def reading_lists(self) -> list[ReadingListState]:
-        """Every reading list as last fetched (a damaged row is skipped)."""
-        rows = self._conn.execute(
-            "SELECT url, feeds, etag, last_modified, fetched_at, last_error FROM reading_lists"
-        )
-        found = []
-        for url, feeds, etag, last_modified, fetched_at, last_error in rows:
-            try:
-                listed = tuple(ListedFeed(url=str(u), name=str(n)) for u, n in json.loads(feeds))
-                found.append(
-                    ReadingListState(
-                        url=FeedURL(url),
-                        feeds=listed,
-                        validators=Validators(etag=etag, last_modified=last_modified),
-                        fetched_at=schema.dt(fetched_at),
-                        last_error=last_error,
-                    )
-                )
-            except (TypeError, ValueError, OverflowError):
-                continue
-        return found
-
-    def save_reading_list(self, state: ReadingListState) -> None:
-        """Keep a reading list's feeds and validators as just fetched."""
-        feeds = json.dumps([[f.url, f.name] for f in state.feeds], ensure_ascii=False)
-        with self._transaction():
-            self._conn.execute(
-                "INSERT INTO reading_lists (url, feeds, etag, last_modified, fetched_at,"
-                " last_error) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
-                " feeds = excluded.feeds, etag = excluded.etag,"
-                " last_modified = excluded.last_modified, fetched_at = excluded.fetched_at,"
-                " last_error = excluded.last_error",
-                (
-                    state.url,
-                    feeds,
-                    state.validators.etag,
-                    state.validators.last_modified,
-                    schema.ts(state.fetched_at),
-                    state.last_error,
-                ),
-            )
 
     # -- writing a poll ---------------------------------------------------------
 
@@ -444,48 +331,6 @@ class Database:
         for url, reason, n in rows:
             counts.setdefault(FeedURL(url), {})[reason] = n
         return counts
-
-    # -- several planets ----------------------------------------------------------
-
-    def first_delivery_beyond(self, feed_url: FeedURL, keep: int) -> list[EntryID]:
-        """The entries of the feed's first delivery beyond its ``keep`` newest: what a
-        planet with ``new_feed_items = keep`` hides (:mod:`planetd.planetview`).
-
-        The first delivery is what the feed's first good poll stored (the
-        entries first seen at the feed's earliest ``first_seen``), ranked as
-        :func:`planetd.plan.flood_hidden` ranks it; entries hidden already
-        are left out.
-        """
-        rows = self._conn.execute(
-            "SELECT id FROM (SELECT id, hidden FROM entries WHERE feed_url = ? AND first_seen ="
-            " (SELECT min(first_seen) FROM entries WHERE feed_url = ?)"
-            " ORDER BY published DESC, key DESC LIMIT -1 OFFSET ?) WHERE hidden IS NULL",
-            (feed_url, feed_url, keep),
-        )
-        return [EntryID(row[0]) for row in rows]
-
-    def duplicates_alone_in(self, feeds: Collection[FeedURL]) -> list[tuple[EntryID, FeedURL]]:
-        """Entries (and their feed) of ``feeds`` stored hidden as duplicates whose post no
-        other entry of
-        ``feeds`` shows: the feed that brought the post first is another planet's,
-        so a planet of ``feeds`` shows this copy (:mod:`planetd.planetview`).
-
-        A post is the same as :func:`planetd.plan.is_duplicate` says: the same key
-        (not a content hash) or the same link.
-        """
-        if not feeds:
-            return []
-        scope = sorted(feeds)
-        marks = ", ".join("?" * len(scope))
-        rows = self._conn.execute(
-            "SELECT e.id, e.feed_url FROM entries e WHERE e.hidden = ?"
-            f" AND e.feed_url IN ({marks}) AND NOT EXISTS ("
-            " SELECT 1 FROM entries o WHERE o.hidden IS NULL AND o.id != e.id"
-            f" AND o.feed_url IN ({marks})"
-            " AND ((o.key = e.key AND e.key NOT LIKE ?) OR (o.link = e.link)))",
-            (Hidden.DUPLICATE.value, *scope, *scope, HASH_KEY_PREFIX + "%"),
-        )
-        return [(EntryID(row[0]), FeedURL(row[1])) for row in rows]
 
 
 def open_database(
