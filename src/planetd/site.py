@@ -9,6 +9,9 @@ start, ``planetd render``) makes each read once and derives every output
 from it; which entries a page holds
 is :func:`planetd.river.river_page`'s rule, the JSON shapes are
 :mod:`planetd.shapes`'s, the HTML and XML :class:`planetd.render.Renderer`'s.
+A group's outputs (:mod:`planetd.sitegroups`) and search
+(:mod:`planetd.sitesearch`) are parts of :class:`Site` kept in their own
+modules for size; the media types are :mod:`planetd.sitemedia`'s.
 
 It reads through :class:`planetd.boundaries.ReadsPlanet`, synchronously, so
 it runs wherever blocking work may run (a reader thread in the daemon, the
@@ -28,13 +31,11 @@ from planetd.boundaries import (
     Output,
     PlanetConfig,
     ReadsPlanet,
-    SearchQuery,
-    SearchResults,
     StoredEntry,
     Subscription,
 )
 from planetd.feedsdoc import FeedsDocument, FeedViews
-from planetd.groups import find_group, group_path, groups_by_feed
+from planetd.groups import group_path, groups_by_feed
 from planetd.render import Renderer, read_stylesheet
 from planetd.river import (
     FeedView,
@@ -44,8 +45,10 @@ from planetd.river import (
     page_fetch_limit,
     river_page,
 )
-from planetd.search import encode_search_cursor
-from planetd.shapes import entries_document, search_document
+from planetd.shapes import entries_document
+from planetd.sitegroups import GroupOutputs
+from planetd.sitemedia import HTML, JSON, JSON_FEED, XML_ATOM, XML_OPML, XML_RSS
+from planetd.sitesearch import SearchPages
 from planetd.websubplan import websub_enabled
 
 __all__ = [
@@ -62,15 +65,6 @@ API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 500
 #: How far down the river the live fragment looks for new entries.
 LIVE_WINDOW = API_MAX_LIMIT
-#: Results on one ``/search`` page.
-SEARCH_PAGE_LIMIT = 25
-
-HTML = "text/html; charset=utf-8"
-XML_ATOM = "application/atom+xml; charset=utf-8"
-XML_RSS = "application/rss+xml; charset=utf-8"
-XML_OPML = "text/x-opml; charset=utf-8"
-JSON = "application/json"
-JSON_FEED = "application/feed+json"
 
 #: The files ``planetd render`` writes from fixed outputs, and the paths the daemon serves.
 STATIC_FILES: Mapping[str, str] = {
@@ -154,7 +148,7 @@ class _Reads:
         self.api_entries  # noqa: B018 -- the same
 
 
-class Site:
+class Site(GroupOutputs, SearchPages):
     """A planet's outputs, built from one database connection.
 
     ``last_event`` gives the id of the live river's newest event (the daemon's
@@ -360,130 +354,6 @@ class Site:
             for name, path in STATIC_FILES.items():
                 files[group_path(group) + name] = built[path].body
         return files
-
-    # -- groups -----------------------------------------------------------------------
-
-    def find_group(self, slug: str) -> Group | None:
-        """The planet's group with that slug, or None."""
-        return find_group(self.groups, slug)
-
-    def group_outputs(
-        self, db: ReadsPlanet, now: datetime, group: Group, root: str | None = None
-    ) -> dict[str, Output]:
-        """A group's river, Atom, RSS 2.0, JSON Feed and OPML, by the paths
-        :data:`STATIC_FILES` gives the planet's own, relative to the group's folder."""
-        _, views = self._read_feeds(db, now)
-        return self._group_outputs(db, now, group, views, root=root or self.renderer.root)
-
-    def group_older_page(
-        self, db: ReadsPlanet, now: datetime, group: Group, before: tuple[float, str]
-    ) -> bytes:
-        """A group's river page after the ``before`` cursor (its "Older entries" link)."""
-        _, views = self._read_feeds(db, now)
-        _, page = self._group_river(db, group, views, before=before)
-        base = self.renderer.root
-        older = f"{base}{group_path(group)}?before={page.older}" if page.older else None
-        return self.renderer.group_html(group, page, now, older=older)
-
-    def _group_river(
-        self,
-        db: ReadsPlanet,
-        group: Group,
-        views: list[FeedView],
-        before: tuple[float, str] | None = None,
-    ) -> tuple[list[FeedView], RiverPage]:
-        """The group's feeds as the pages show them, and its river page after ``before``."""
-        members = set(group.feeds)
-        shown = [v for v in views if v.url in members]
-        fetched = self._fetch(db, before=before, feeds=group.feeds)
-        return shown, river_page(shown, fetched, self.config)
-
-    def _group_outputs(
-        self,
-        db: ReadsPlanet,
-        now: datetime,
-        group: Group,
-        views: list[FeedView],
-        *,
-        root: str,
-        outputs_root: str | None = None,
-        paginate: bool = True,
-    ) -> dict[str, Output]:
-        shown, page = self._group_river(db, group, views)
-        older = None
-        if paginate and page.older:
-            older = f"{root}{group_path(group)}?before={page.older}"
-        render = self.renderer
-        return {
-            "/": Output(render.group_html(group, page, now, root, outputs_root, older), HTML),
-            "/atom.xml": Output(render.atom(page.entries, now, group), XML_ATOM),
-            "/rss20.xml": Output(render.rss20(page.entries, now, group), XML_RSS),
-            "/opml.xml": Output(render.opml(shown, now, group), XML_OPML),
-            "/feed.json": Output(render.json_feed(page.entries, group), JSON_FEED),
-        }
-
-    # -- search -----------------------------------------------------------------------
-
-    def search(
-        self,
-        db: ReadsPlanet,
-        query: SearchQuery,
-        *,
-        limit: int,
-        offset: int = 0,
-        feed: FeedURL | None = None,
-        hidden: bool = False,
-        group: Group | None = None,
-    ) -> SearchResults:
-        """One page of a search's results, hidden entries judged as the river judges them:
-        the one search every face (the page, the API, ``planetd search``) runs."""
-        return db.search(
-            query,
-            limit=limit,
-            offset=offset,
-            feed_url=feed,
-            include_hidden=hidden,
-            judge=self.judge,
-            feed_urls=None if group is None else group.feeds,
-        )
-
-    def search_page(
-        self, db: ReadsPlanet, now: datetime, query: SearchQuery | None, offset: int = 0
-    ) -> bytes:
-        """The ``/search`` page: the form, and one page of results if there is a query."""
-        _, views = self._read_feeds(db, now)
-        if query is None:
-            return self.renderer.search_html(views, now, "", (), None)
-        results = self.search(db, query, limit=SEARCH_PAGE_LIMIT, offset=offset)
-        older = None
-        if results.next_offset is not None:
-            older = encode_search_cursor(results.next_offset)
-        return self.renderer.search_html(views, now, query.text, results.hits, older)
-
-    def search_error_page(self, db: ReadsPlanet, now: datetime, text: str, error: str) -> bytes:
-        """The ``/search`` page for a query that cannot run, saying why."""
-        _, views = self._read_feeds(db, now)
-        return self.renderer.search_html(views, now, text, (), None, error=error)
-
-    def search_api(
-        self,
-        db: ReadsPlanet,
-        query: SearchQuery,
-        *,
-        limit: int,
-        offset: int,
-        feed: FeedURL | None,
-        hidden: bool = False,
-        group: Group | None = None,
-    ) -> bytes:
-        """The ``/api/entries?q=`` document: entries as ``/api/entries`` shows them, best
-        first, each with its ``snippet_html``."""
-        results = self.search(
-            db, query, limit=limit, offset=offset, feed=feed, hidden=hidden, group=group
-        )
-        following = results.next_offset
-        cursor = None if following is None else encode_search_cursor(following)
-        return search_document(results.hits, cursor, with_hidden=hidden, groups=self.group_slugs)
 
     def new_entries_fragment(self, db: ReadsPlanet, ids: Collection[str]) -> bytes:
         """The live river's fragment: those of ``ids`` among the newest
