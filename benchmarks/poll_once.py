@@ -2,7 +2,7 @@
 
 The benchmark's stand-in for the command line while ``planetd.cli`` is not
 usable, and its check on what was parsed: it wires the store, fetcher, parse
-pool and poller exactly as the daemon does (:class:`planetd.wiring.Aggregation`,
+pool and poller exactly as the daemon does (:class:`planetd.aggregation.Aggregation`,
 else the same parts by hand), polls every feed once with
 :meth:`Poller.poll_once`, counts :attr:`PollReport.parsed`, and prints one
 JSON line::
@@ -29,7 +29,7 @@ async def _run(reactor: Any, config_path: str, database: str) -> dict[str, Any]:
     config = load_config(config_path)
     reports: list[PollReport] = []
     try:
-        from planetd.wiring import Aggregation
+        from planetd.aggregation import Aggregation
     except ImportError:  # an older tree: build the same parts by hand
         Aggregation = None  # noqa: N806
 

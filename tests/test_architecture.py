@@ -99,6 +99,8 @@ LAYERS: dict[str, str] = {
     "livefeed": "shell",
     # Composition roots: build the concrete parts and hand them to each other.
     "wiring": "root",
+    "aggregation": "root",  # split from wiring: the poll path
+    "webface": "root",  # split from wiring: the web face
     "service": "root",
     "tap": "root",
     "cli": "root",

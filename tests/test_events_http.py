@@ -1,6 +1,6 @@
 """``/events`` and the live river's other paths over real HTTP on 127.0.0.1.
 
-The web face is the daemon's (:func:`planetd.wiring.web_face` with a
+The web face is the daemon's (:func:`planetd.webface.web_face` with a
 :class:`planetd.livefeed.ChangeFeed`) over a real SQLite file, listening on a
 port the test opens and closes; clients are raw TCP connections, so what is
 asserted is exactly what went over the wire: framing, headers, heartbeats,
@@ -33,7 +33,7 @@ from planetd.config import parse_config
 from planetd.dbthreads import InlineStore
 from planetd.livefeed import ChangeFeed
 from planetd.store import open_database
-from planetd.wiring import web_face
+from planetd.webface import web_face
 
 CONFIG = """[Planet]
 name = Live Planet

@@ -30,7 +30,7 @@ from planetd.dbthreads import InlineStore
 from planetd.faces import FaceView, face_views, read_faces
 from planetd.river import feed_id
 from planetd.store import open_database
-from planetd.wiring import web_face
+from planetd.webface import web_face
 from pngs import count_colour, solid_png
 from test_web import Planet, header
 

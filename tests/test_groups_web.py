@@ -28,7 +28,7 @@ from planetd.boundaries import FeedState, FeedStatus, PollOutcome
 from planetd.config import parse_config
 from planetd.dbthreads import InlineStore
 from planetd.store import Database, open_database
-from planetd.wiring import web_face
+from planetd.webface import web_face
 from test_web import result_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")

@@ -23,7 +23,7 @@ from planetd.dbthreads import InlineStore
 from planetd.outputs import REBUILD_DELAY, OutputCache
 from planetd.site import EAGER_PATHS, FIXED_PATHS
 from planetd.store import open_database
-from planetd.wiring import web_face
+from planetd.webface import web_face
 from test_metrics import Recording
 from test_outputs import HTML, HeldStore, fired, pending, start
 

@@ -36,7 +36,7 @@ from planetd.poller import Poller
 from planetd.prometheus import PrometheusMetrics
 from planetd.store import open_database
 from planetd.web import PlanetWeb
-from planetd.wiring import web_face
+from planetd.webface import web_face
 from planetd.workers import InlineParser, ParsePool
 from test_poller import FAILED, START, ScriptedFetcher, body, ok
 from workerjobs import crash_or_parse

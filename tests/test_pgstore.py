@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from builders import feed_config, parsed
+from planetd.aggregation import Aggregation
 from planetd.boundaries import FeedState, FeedStatus, ListedFeed, PollOutcome, ReadingListState
 from planetd.config import parse_config
 from planetd.dbthreads import Store
@@ -21,7 +22,6 @@ from planetd.pgthreads import PgStore
 from planetd.schema import SCHEMA_VERSION
 from planetd.search import parse_query
 from planetd.store import StoreError, open_database
-from planetd.wiring import Aggregation
 
 NOW = datetime(2026, 7, 4, 12, tzinfo=timezone.utc)
 A = feed_config("https://a.example/feed", name="Alice")

@@ -20,7 +20,7 @@ from planetd.boundaries import SearchTooSlowError
 from planetd.dbthreads import InlineStore
 from planetd.schema import SCHEMA_VERSION
 from planetd.store import Database, open_database
-from planetd.wiring import web_face
+from planetd.webface import web_face
 from test_web import Planet, header
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")

@@ -23,7 +23,7 @@ from planetd.dbthreads import InlineStore
 from planetd.store import open_database
 from planetd.submissions import BURST, QUEUE_CAP
 from planetd.submitweb import DeskState, SubmitDesk
-from planetd.wiring import web_face
+from planetd.webface import web_face
 
 TOKEN = "a-moderation-token-long-enough"
 

@@ -32,7 +32,7 @@ from planetd.config import parse_config
 from planetd.dbthreads import InlineStore
 from planetd.river import feed_id
 from planetd.store import Database, open_database
-from planetd.wiring import web_face
+from planetd.webface import web_face
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")
 

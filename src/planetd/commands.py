@@ -3,7 +3,7 @@
 Owns the order in which each command loads the config, opens the store,
 builds or polls, and writes its files or output. It decides nothing: the
 config comes from :func:`planetd.config.load_config`, polls go through the
-daemon's own :class:`planetd.wiring.Aggregation`, pages and feeds from
+daemon's own :class:`planetd.aggregation.Aggregation`, pages and feeds from
 :class:`planetd.site.Site`, what is printed is :mod:`planetd.terminal`'s.
 Expected failures are raised as :class:`CommandError` (or the config's, the
 store's, the OS's own), which :func:`planetd.cli.main` turns into one line.
@@ -201,9 +201,9 @@ async def _poll(
 ) -> None:
     from twisted.internet.defer import Deferred
 
+    from planetd.aggregation import Aggregation
     from planetd.schedule import to_poll
     from planetd.store import StoreError
-    from planetd.wiring import Aggregation
 
     aggregation = Aggregation(config, database, reactor, on_poll=display.polled)
     finished = False

@@ -14,7 +14,7 @@ comes from
 :class:`planetd.site.Site`; when they are built and which a request gets is
 :class:`planetd.outputs.OutputCache`'s; validators, ``304``, gzip and
 headers are :mod:`planetd.httpcache`'s. It is assembled by
-:func:`planetd.wiring.web_face`. Must not import the store's classes.
+:func:`planetd.webface.web_face`. Must not import the store's classes.
 """
 
 from __future__ import annotations
