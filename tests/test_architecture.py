@@ -86,7 +86,10 @@ LAYERS: dict[str, str] = {
     "fetcherrors": "shell",
     "fetchfile": "shell",
     "poller": "shell",
+    "polldigest": "shell",
     "web": "shell",
+    "websearch": "shell",
+    "webargs": "shell",
     "outputs": "shell",
     "httpcache": "shell",
     "terminal": "shell",
@@ -131,6 +134,9 @@ PART_OF: dict[str, str] = {
     "guardedfetch": "fetch",
     "submitweb": "web",
     "websubweb": "websub",
+    "polldigest": "poller",
+    "websearch": "web",
+    "webargs": "web",
 }
 
 #: A shell may wrap exactly one concrete part of a lower layer: its own backend.

@@ -13,6 +13,7 @@ Reading lists share the heap and the caps: a list's turn calls ``on_list``
 it answers. :meth:`Poller.reconfigure` takes a new config while running:
 removed feeds leave the schedule (a poll in flight finishes and is not
 rescheduled), added ones are scheduled as at a start, the rest keep theirs.
+What happens to a document once fetched or pushed is :mod:`planetd.polldigest`'s.
 """
 
 from __future__ import annotations
@@ -36,23 +37,18 @@ from planetd.boundaries import (
     ClaimsFeeds,
     FeedConfig,
     FeedState,
-    FeedStatus,
     FeedURL,
     Fetches,
-    FetchResult,
     Metrics,
-    ParsedFeed,
     Parses,
     PlanetConfig,
-    PollRecord,
     PollReport,
     ReadingList,
     Stores,
 )
-from planetd.decide import decide_poll, needs_parse
 from planetd.nometrics import NULL_METRICS
+from planetd.polldigest import digest
 from planetd.schedule import Bounds, startup_delays
-from planetd.websublinks import discovered
 from planetd.websubplan import pushed_result
 
 
@@ -330,19 +326,19 @@ class Poller:
             max_bytes=feed.max_feed_bytes,
         )
         self.metrics.fetch_finished(fetched.elapsed)
-        return await self._digest(url, feed, state, fetched, started)
+        return await digest(self, url, feed, state, fetched, started)
 
     def take_pushed(
         self, url: FeedURL, body: bytes, content_type: str | None
     ) -> Deferred[PollReport | None]:
         """A document a WebSub hub pushed for ``url``: parsed, decided and stored exactly
-        as a fetched one (:meth:`_digest`); None for a feed no longer polled."""
+        as a fetched one (:func:`planetd.polldigest.digest`); None for a feed not polled."""
         state = self.states.get(url)
         if url not in self.feeds or state is None:
             return succeed(None)
         fetched = pushed_result(state, body, content_type)
         d = Deferred.fromCoroutine(
-            self._digest(url, self.feeds[url], state, fetched, self.reactor.seconds())
+            digest(self, url, self.feeds[url], state, fetched, self.reactor.seconds())
         )
 
         def reschedule(report: PollReport) -> PollReport:
@@ -363,90 +359,6 @@ class Poller:
         if self._running and url in self.feeds and not busy and later:
             self._schedule(url, when)
             self._arm()
-
-    async def _digest(
-        self,
-        url: FeedURL,
-        feed: FeedConfig,
-        state: FeedState,
-        fetched: FetchResult,
-        started: float,
-    ) -> PollReport:
-        """Parse, decide and store one fetched (or pushed) document: the one path for both.
-
-        ``feed`` and ``state`` are as they were when the fetch began: a reload may
-        drop the feed from the schedule while its poll is in flight."""
-        feed = self.tune(feed)
-        parsed: ParsedFeed | None = None
-        if needs_parse(state, fetched):
-            assert fetched.body is not None
-            try:
-                known = await self.store.known_hashes(url)
-                parse_started = self.reactor.seconds()
-                parsed = await self.parser.parse(
-                    fetched.body, fetched.final_url or url, fetched.content_type, known
-                )
-                self.metrics.parse_finished(self.reactor.seconds() - parse_started)
-            except Exception as e:
-                parsed = ParsedFeed(error=f"parser failed: {type(e).__name__}: {e}"[:300])
-        now = self.now()
-        outcome = decide_poll(
-            feed, state, fetched, parsed, now=now, bounds=self.bounds, jitter=self.rng.random()
-        )
-        try:
-            record = await self.store.record_poll(feed, outcome, now)
-        except Exception as e:
-            self.log.error("storing a poll of {url} failed: {error}", url=url, error=str(e))
-            retry = self.reactor.seconds() + self.bounds.min_interval
-            self.states[url] = attrs.evolve(
-                state,
-                last_error=f"storing failed: {e}"[:300],
-                next_poll_at=datetime.fromtimestamp(retry, tz=timezone.utc),
-            )
-            record = PollRecord()
-            outcome = attrs.evolve(outcome, state=self.states[url])
-        else:
-            self.states[url] = outcome.state
-        self.polls += 1
-        elapsed = self.reactor.seconds() - started
-        found = discovered(url, fetched, parsed)
-        report = PollReport(
-            url=url,
-            status=outcome.state.status,
-            fetch_kind=fetched.kind,
-            http_status=fetched.http_status,
-            parsed=parsed is not None,
-            new_entries=record.new_entries,
-            elapsed=elapsed,
-            error=(
-                outcome.state.last_error
-                if outcome.state.status in (FeedStatus.FAILING, FeedStatus.GONE)
-                else None
-            ),
-            not_modified=parsed is None and outcome.state.status is FeedStatus.OK,
-            hub=found.hub if found is not None else None,
-            topic=found.topic if found is not None else None,
-            pushed=fetched.pushed,
-            new_ids=record.new_ids,
-        )
-        self.log.info(
-            "{how} {url}: {status}{http_text} in {elapsed:.3f}s,"
-            " {new_entries} new entries{error_text}",
-            how="pushed" if fetched.pushed else "polled",
-            url=url,
-            status=report.status.value,
-            http_status=report.http_status,
-            http_text=f" (HTTP {report.http_status})" if report.http_status else "",
-            elapsed=elapsed,
-            new_entries=record.new_entries,
-            error_text=f": {report.error}" if report.error else "",
-        )
-        self.metrics.poll_finished(report)
-        if self.on_poll is not None:
-            self.on_poll(report)
-        for watch in self.watchers:
-            watch(report)
-        return report
 
     async def _report_into(self, url: FeedURL, reports: list[PollReport]) -> None:
         try:

@@ -12,20 +12,18 @@ own resource, served as it is: never cached or compressed; ``/static/live.js``;
 route template a request matched (the label of its metrics). What the bytes say
 comes from
 :class:`planetd.site.Site`; when they are built and which a request gets is
-:class:`planetd.outputs.OutputCache`'s; validators, ``304``, gzip and
+:class:`planetd.outputs.OutputCache`'s; the search's answers are :mod:`planetd.websearch`'s
+and a request's small checks :mod:`planetd.webargs`'; validators, ``304``, gzip and
 headers are :mod:`planetd.httpcache`'s. It is assembled by
 :func:`planetd.webface.web_face`. Must not import the store's classes.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from klein import Klein
-from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 from werkzeug.exceptions import HTTPException
@@ -34,7 +32,6 @@ from werkzeug.routing import RoutingException
 from planetd.boundaries import (
     AnswersCallbacks,
     FeedURL,
-    Group,
     Output,
     ReadsPlanet,
     SearchTooSlowError,
@@ -47,6 +44,12 @@ from planetd.river import CursorError, decode_cursor
 from planetd.search import SearchSyntaxError, decode_search_cursor, parse_query
 from planetd.site import API_DEFAULT_LIMIT, API_MAX_LIMIT, HTML, JSON, STATIC_FILES, Site
 from planetd.submitweb import SubmitDesk
+from planetd.webargs import ENTRY_ID as _ENTRY_ID
+from planetd.webargs import flag_arg as _flag
+from planetd.webargs import is_local as _is_local
+from planetd.webargs import limit_arg as _limit
+from planetd.webargs import not_found as _not_found
+from planetd.websearch import search_api, search_error_page
 
 
 class PlanetWeb:
@@ -253,7 +256,7 @@ class PlanetWeb:
         if slug is not None and group is None:
             return bad_request(request, f"no group {slug[:200]!r} in this planet", 404)
         if _arg(request, "q") is not None:
-            return await self._search_api(request, limit, feed, hidden, group)
+            return await search_api(self.outputs, self.site, request, limit, feed, hidden, group)
         if (
             limit == API_DEFAULT_LIMIT
             and before is None
@@ -345,61 +348,14 @@ class PlanetWeb:
             query = parse_query(text) if text.strip() else None
             offset = decode_search_cursor(before_text) if before_text else 0
         except SearchSyntaxError as e:
-            return await self._search_error_page(request, text, str(e))
+            return await search_error_page(self.outputs, self.site, request, text, str(e))
         try:
             cached = await self.outputs.computed(
                 f"/search?{offset}&{query and query.text}",
                 lambda db, now: Output(self.site.search_page(db, now, query, offset), HTML),
             )
         except SearchTooSlowError as e:
-            return await self._search_error_page(request, text, str(e))
-        assert cached is not None
-        return serve(request, cached)
-
-    async def _search_error_page(self, request: IRequest, text: str, error: str) -> bytes:
-        """The search page saying why a query cannot run, with a 400."""
-        cached = await self.outputs.computed(
-            f"/search!{error}&{text}",
-            lambda db, now: Output(self.site.search_error_page(db, now, text, error), HTML),
-        )
-        assert cached is not None
-        request.setResponseCode(400)
-        return serve(request, cached)
-
-    async def _search_api(
-        self,
-        request: IRequest,
-        limit: int,
-        feed: str | None,
-        hidden: bool,
-        group: Group | None = None,
-    ) -> bytes:
-        """``/api/entries?q=``: the entries a search finds, best first, with snippets."""
-        before_text = _arg(request, "before")
-        try:
-            query = parse_query(_arg(request, "q") or "")
-            offset = decode_search_cursor(before_text) if before_text else 0
-        except SearchSyntaxError as e:
-            return bad_request(request, str(e))
-        try:
-            cached = await self.outputs.computed(
-                f"/api/entries?q={query.text}&{limit}&{offset}&{feed}&{hidden}"
-                f"&{group and group.slug}",
-                lambda db, _: Output(
-                    self.site.search_api(
-                        db,
-                        query,
-                        limit=limit,
-                        offset=offset,
-                        feed=FeedURL(feed) if feed else None,
-                        hidden=hidden,
-                        group=group,
-                    ),
-                    JSON,
-                ),
-            )
-        except SearchTooSlowError as e:
-            return bad_request(request, str(e))
+            return await search_error_page(self.outputs, self.site, request, text, str(e))
         assert cached is not None
         return serve(request, cached)
 
@@ -425,45 +381,3 @@ class PlanetWeb:
             return b"ok\n"
         request.setResponseCode(503)
         return b"starting\n"
-
-
-#: What an entry id looks like (``/api/entries``' ``id``): a few URL-safe characters.
-_ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _not_found(request: IRequest, message: bytes) -> bytes:
-    request.setResponseCode(404)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    return message
-
-
-def _is_local(request: IRequest) -> bool:
-    """True for a client on this machine: a loopback address, or a UNIX socket."""
-    address = request.getClientAddress()
-    if not isinstance(address, IPv4Address | IPv6Address):
-        return True  # a UNIX socket: only local processes can connect
-    try:
-        ip = ipaddress.ip_address(address.host.split("%")[0])
-    except ValueError:
-        return False
-    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return API_DEFAULT_LIMIT
-    if not text.isdigit() or len(text) > 6:
-        raise ValueError(f"limit must be a whole number from 1 to {API_MAX_LIMIT}")
-    value = int(text)
-    if not 1 <= value <= API_MAX_LIMIT:
-        raise ValueError(f"limit must be a whole number from 1 to {API_MAX_LIMIT}")
-    return value
-
-
-def _flag(text: str | None) -> bool:
-    if text is None or text in ("0", "false", ""):
-        return False
-    if text in ("1", "true"):
-        return True
-    raise ValueError("hidden must be 0 or 1")
