@@ -106,7 +106,9 @@ def test_two_planets_share_one_poll_and_keep_their_own_rivers(
     _, _, body = daemon.get("/api/entries", headers={"Host": "b.example:8080"})
     assert "B's own" in body.decode()
     assert "A's own" not in body.decode()
-    # The first planet is also served at /; its links keep to its mount.
+    # The first planet is also served at /; its links keep to its mount (the page, too,
+    # is rebuilt at most once a second).
+    daemon.wait_until(lambda: b"Only in A" in daemon.get("/")[2], 5, "A's river at /")
     status, _, page = daemon.get("/")
     assert status == 200
     assert b'href="/a/feeds"' in page
@@ -116,7 +118,13 @@ def test_two_planets_share_one_poll_and_keep_their_own_rivers(
     assert daemon.status("/c/") == 404  # A (at /) has no such page
     status, _, _ = daemon.get("/b")
     assert status == 200  # followed the redirect to /b/
-    # The page of planets: both planets, their newest entries with the planet as source.
+    # The page of planets: both planets, their newest entries with the planet as source
+    # (rebuilt at most once a second, like every page: it shows a store change within 2 s).
+    daemon.wait_until(
+        lambda: all(s in daemon.get("/planets/")[2] for s in (b"Only in A", b"Only in B")),
+        5,
+        "the page of planets",
+    )
     status, _, planets = daemon.get("/planets/")
     assert status == 200
     text = planets.decode()
